@@ -1,0 +1,128 @@
+"""The `spatial` command: a parser, one driver per subcommand, one error handler.
+
+Bad input never gives a traceback: each problem is one line
+(``scene.yaml:12: sources[0].positon: unknown key ...``) on stderr, exit status 2,
+and no output file is left behind. ``--debug`` shows the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+from spatial import __version__
+from spatial.errors import SceneError, SpatialError
+
+EXIT_BAD_INPUT = 2
+
+
+def _load(path: str, fmt: str | None = None, hrtf: str | None = None):
+    from spatial.scene.loader import load_scene
+
+    scene = load_scene(path)
+    changes = {}
+    if fmt is not None:
+        changes["format"] = fmt
+    if hrtf is not None:
+        changes["hrtf"] = str(Path(hrtf).resolve())
+    return scene.with_output(**changes) if changes else scene
+
+
+def cmd_render(args) -> int:
+    scene = _load(args.scene, args.format, args.hrtf)
+    out = Path(args.output) if args.output else Path.cwd() / (Path(args.scene).stem + ".wav")
+    from spatial.render import render
+
+    t0 = time.perf_counter()
+    result = render(scene, progress=not args.quiet and sys.stderr.isatty())
+    result.write(out, subtype=args.subtype)
+    wall = time.perf_counter() - t0
+    if not args.quiet:
+        rtf = result.duration_s / wall if wall > 0 else float("inf")
+        print(f"{out}: {result.duration_s:.2f} s, {len(result.channels)} ch "
+              f"({scene.output.format}: {' '.join(result.channel_names)}), "
+              f"{result.sample_rate} Hz, rendered in {wall:.2f} s ({rtf:.1f}x real time)")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    scene = _load(args.scene)
+    from spatial.scene.loader import check_geometry
+
+    check_geometry(scene)
+    room = "free field" if scene.room is None else (
+        "room " + " x ".join(f"{d:g}" for d in scene.room.dimensions_m) + " m")
+    print(f"{args.scene}: ok ({len(scene.sources)} sources, {room}, "
+          f"output {scene.output.format}, {scene.sample_rate} Hz)")
+    return 0
+
+
+def cmd_rir(args) -> int:
+    scene = _load(args.scene, args.format, args.hrtf)
+    from spatial.render import impulse_response
+
+    name = args.source or (scene.sources[0].name if scene.sources else None)
+    if name is None or name not in [s.name for s in scene.sources]:
+        raise SceneError.at(f"no source named {name!r} (the scene has "
+                            f"{', '.join(s.name for s in scene.sources)})", file=args.scene,
+                            key="--source")
+    result = impulse_response(scene, name)
+    out = Path(args.output) if args.output else Path.cwd() / f"{Path(args.scene).stem}-{name}-rir.wav"
+    result.write(out, subtype=args.subtype)
+    if not args.quiet:
+        print(f"{out}: impulse response of {name!r}, {result.duration_s:.3f} s, "
+              f"{len(result.channels)} ch ({scene.output.format})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spatial", description="Render scene files to "
+                                     "binaural, multichannel or ambisonic audio.")
+    parser.add_argument("--version", action="version", version=f"spatial {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p, output_help):
+        p.add_argument("scene", help="scene file (YAML or JSON)")
+        p.add_argument("-o", "--output", help=output_help)
+        p.add_argument("--format", help="override output.format (binaural, mono, stereo, 5.1, "
+                       "7.1, 5.1.4, 7.1.4, foa, hoa2, hoa3)")
+        p.add_argument("--hrtf", help="override output.hrtf with a SOFA file")
+        p.add_argument("--subtype", help="sample format, e.g. PCM_24, PCM_16, FLOAT")
+        p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+
+    p = sub.add_parser("render", help="render a scene to an audio file")
+    common(p, "output .wav or .flac (default: <scene stem>.wav in the current directory)")
+    p.set_defaults(func=cmd_render)
+    p = sub.add_parser("validate", help="check a scene file and report every problem")
+    p.add_argument("scene")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("rir", help="write the impulse response from one source to the listener")
+    common(p, "output file (default: <scene stem>-<source>-rir.wav)")
+    p.add_argument("--source", help="source name (default: the first source)")
+    p.set_defaults(func=cmd_rir)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SpatialError as err:
+        if args.debug:
+            raise
+        problems = getattr(err, "problems", None) or [str(err)]
+        for problem in problems:
+            print(f"spatial: error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("spatial: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main())

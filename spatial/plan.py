@@ -1,0 +1,185 @@
+"""Plan a render: every input signal with the multichannel filter it goes through.
+
+scene -> signals (read, resampled, gain, start) -> per-input filters:
+- a diegetic source: its early filter (direct path + early reflections,
+  spatialised per image; :mod:`spatial.room.rir`), plus one extra *send* row
+  feeding the shared late-reverberation stage;
+- a non-diegetic bed: one input per file channel, each mapped to the output
+  by channel name, or placed as a head-locked virtual speaker at its nominal
+  direction (no room, no send);
+- the shared late tail: one (C, L) filter driven by the sum of the sends.
+
+The plan is plain data; :mod:`spatial.render` runs it block by block.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spatial import audio
+from spatial.errors import SceneError
+from spatial.filters.base import Channel
+from spatial.geometry import unit_vectors
+from spatial.scene.model import Output, Scene, Source
+
+LFE_CUTOFF_HZ = 120.0
+# The channel orders a multichannel bed file is read in, by channel count
+# (the output formats' own orders; see scenes/README.md).
+BED_FORMATS = {1: None, 2: "stereo", 6: "5.1", 8: "7.1", 10: "5.1.4", 12: "7.1.4"}
+
+
+@dataclass
+class PlannedInput:
+    name: str
+    signal: np.ndarray  # (n,) float64, gain applied
+    start: int  # first sample on the scene timeline
+    filt: np.ndarray  # (C + 1, L): output channels, then the send to the shared tail
+
+
+@dataclass
+class RenderPlan:
+    channels: tuple[Channel, ...]
+    inputs: list[PlannedInput]
+    tail: np.ndarray | None  # (C, L) shared late reverberation, or None (free field)
+    length: int  # output length in samples
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.channels)
+
+
+def _source_key(scene: Scene, index: int, key: str) -> str:
+    return f"sources[{index}].{key}"
+
+
+def _lfe_feed(fs: int, gain: float, delay_s: float, length: int) -> np.ndarray:
+    """A 4th-order 120 Hz low-pass impulse response, delayed and scaled. Shape (length,)."""
+    from scipy import signal
+
+    sos = signal.butter(4, LFE_CUTOFF_HZ, fs=fs, output="sos")
+    ir_len = int(0.1 * fs)
+    impulse = np.zeros(ir_len)
+    impulse[0] = 1.0
+    ir = signal.sosfilt(sos, impulse)
+    out = np.zeros(length)
+    d = int(round(delay_s * fs))
+    n = max(0, min(ir_len, length - d))
+    out[d:d + n] = gain * ir[:n]
+    return out
+
+
+def _with_send(filt: np.ndarray, send_gain: float, send_delay_s: float, fs: int) -> np.ndarray:
+    d = int(round(send_delay_s * fs))
+    length = max(filt.shape[1], d + 1)
+    out = np.zeros((filt.shape[0] + 1, length))
+    out[:-1, :filt.shape[1]] = filt
+    out[-1, d] = send_gain
+    return out
+
+
+def source_filter(scene: Scene, source: Source, spatialiser, fs: int) -> np.ndarray:
+    """The (C + 1, L) filter of a diegetic source: early filter rows, then its send row."""
+    from spatial.room import rir
+
+    early = rir.early_filter(scene.room, source.position_m, scene.listener.position_m,
+                             scene.listener.yaw_deg, spatialiser, fs)
+    filt = early.filt
+    channels = spatialiser.channels
+    names = [c.name for c in channels]
+    if "LFE" in names and source.role in scene.output.lfe_roles:
+        dist = float(np.linalg.norm(np.subtract(source.position_m, scene.listener.position_m)))
+        from spatial.geometry import SPEED_OF_SOUND
+
+        filt = filt.copy()
+        filt[names.index("LFE")] += _lfe_feed(fs, 1.0 / max(dist, 1e-3), dist / SPEED_OF_SOUND,
+                                              filt.shape[1])
+    if scene.room is None:
+        return _with_send(filt, 0.0, 0.0, fs)
+    return _with_send(filt, early.send_gain, early.send_delay_s, fs)
+
+
+def bed_filters(index: int, source: Source, n_channels: int, spatialiser, scene: Scene
+                ) -> list[np.ndarray]:
+    """(C + 1, 1) filters, one per channel of a non-diegetic bed file."""
+    from spatial.filters.layouts import get_layout
+
+    out_names = [c.name for c in spatialiser.channels]
+    fmt = BED_FORMATS.get(n_channels, "?")
+    if fmt == "?":
+        known = ", ".join(f"{n} ({f or 'mono'})" for n, f in BED_FORMATS.items())
+        raise SceneError.at(f"a bed with {n_channels} channels cannot be mapped to the output; "
+                            f"beds may have {known} channels", file=scene.path,
+                            key=_source_key(scene, index, "file"))
+    if fmt is None:
+        bed_channels = (Channel("C", 0.0, 0.0),)
+    else:
+        bed_channels = get_layout(Output(format=fmt)).channels
+    speaker_output = any(c.azimuth_deg is not None for c in spatialiser.channels)
+    filters = []
+    for ch in bed_channels:
+        filt = np.zeros((len(out_names) + 1, 1))
+        if speaker_output and ch.name in out_names:
+            filt[out_names.index(ch.name), 0] = 1.0  # exact mapping by channel name
+        elif ch.name == "LFE":
+            if "LFE" in out_names:
+                filt[out_names.index("LFE"), 0] = 1.0
+            elif out_names[0] == "ACN0":  # ambisonics: omnidirectional, W only
+                filt[0, 0] = 1.0
+            else:  # no LFE speaker: power shared equally over the channels
+                filt[:-1, 0] = 1.0 / np.sqrt(len(out_names))
+        else:  # a head-locked virtual speaker at the channel's nominal direction
+            irs, delays = spatialiser.responses(unit_vectors(ch.azimuth_deg, ch.elevation_deg))
+            fs = scene.sample_rate
+            from spatial.engine.kernels import scatter_images
+
+            length = int(np.ceil(delays.max() * fs)) + irs.shape[2] + 40
+            f = np.zeros((len(out_names), length))
+            scatter_images(f, irs, delays * fs, np.ones(1))
+            filt = np.zeros((len(out_names) + 1, length))
+            filt[:-1] = f
+        filters.append(filt)
+    return filters
+
+
+def plan(scene: Scene, spatialiser) -> RenderPlan:
+    """Read every source and build every filter. Raises SceneError for bad input."""
+    fs = scene.sample_rate
+    inputs: list[PlannedInput] = []
+    problems = []
+    for i, src in enumerate(scene.sources):
+        key = _source_key(scene, i, "file")
+        try:
+            if src.diegetic:
+                sig = audio.read_mono(src.file, fs, key=key)
+                filts = [(src.name, sig, source_filter(scene, src, spatialiser, fs))]
+            else:
+                data = audio.read_multichannel(src.file, fs, key=key)
+                filts = [(f"{src.name}[{c}]", data[:, c], f)
+                         for c, f in enumerate(bed_filters(i, src, data.shape[1], spatialiser,
+                                                           scene))]
+        except SceneError as err:
+            problems.extend(err.problems)
+            continue
+        gain = 10.0 ** (src.gain_db / 20.0)
+        start = int(round(src.start_s * fs))
+        for name, sig, filt in filts:
+            inputs.append(PlannedInput(name, gain * sig, start, filt))
+    if problems:
+        raise SceneError(problems)
+
+    tail = None
+    if scene.room is not None:
+        from spatial.room import rir
+
+        rng = np.random.default_rng([int(scene.seed), 0x7A11])  # the tail's own stream
+        tail = rir.tail_filter(scene.room, spatialiser, fs, rng)
+
+    if scene.duration_s is not None:
+        length = int(round(scene.duration_s * fs))
+    else:  # end of the last source, plus the time its filters (and the room) ring out
+        ring = max((p.filt.shape[1] for p in inputs), default=1) - 1
+        if tail is not None:
+            ring = max(ring, tail.shape[1] - 1)
+        length = max((p.start + p.signal.size for p in inputs), default=0) + ring
+    return RenderPlan(tuple(spatialiser.channels), inputs, tail, max(length, 0))
