@@ -1,0 +1,38 @@
+"""Small builders shared by the render-level tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from spatial.scene.model import Listener, Output, Room, Scene, Source
+
+FS = 48000
+
+
+def noise_file(path: Path, seconds: float = 1.0, seed: int = 1, fs: int = FS) -> Path:
+    rng = np.random.default_rng(seed)
+    sf.write(str(path), 0.1 * rng.standard_normal(int(seconds * fs)), fs, subtype="FLOAT")
+    return path
+
+
+def impulse_file(path: Path, fs: int = FS) -> Path:
+    x = np.zeros(fs // 10)
+    x[0] = 1.0
+    sf.write(str(path), x, fs, subtype="FLOAT")
+    return path
+
+
+def scene(file: Path, position, listener=(0.0, 0.0, 0.0), yaw=0.0, fmt="binaural",
+          room: Room | None = None, **kw) -> Scene:
+    return Scene(listener=Listener(tuple(listener), yaw),
+                 sources=(Source("s", Path(file), tuple(float(v) for v in position)),),
+                 output=Output(format=fmt), room=room, sample_rate=FS, **kw)
+
+
+def polar(azimuth_deg: float, distance: float = 2.0, elevation_deg: float = 0.0, centre=(0, 0, 0)):
+    az, el = np.deg2rad(azimuth_deg), np.deg2rad(elevation_deg)
+    return (centre[0] + distance * np.cos(el) * np.cos(az),
+            centre[1] + distance * np.cos(el) * np.sin(az),
+            centre[2] + distance * np.sin(el))

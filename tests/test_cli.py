@@ -1,0 +1,144 @@
+"""The command line, run for real in a subprocess: success paths and every bad
+input the foundation issue lists (one line naming file, line and key; exit 2;
+no traceback; no output file left behind)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOOD = """\
+sample_rate: 48000
+duration: 0.5
+room:
+  dimensions: [6, 5, 3]
+  rt60: 0.3
+listener:
+  position: [3, 2.5, 1.6]
+  yaw: 0
+sources:
+  - name: a
+    role: dialogue
+    file: a.wav
+    position: [4, 2.5, 1.6]
+output:
+  format: binaural
+"""
+
+
+def run(*args, cwd):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "spatial", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    sf.write(str(tmp_path / "a.wav"), 0.1 * np.random.default_rng(0).standard_normal(12000),
+             48000)
+    return tmp_path
+
+
+def write_scene(workdir, text, name="scene.yaml"):
+    path = workdir / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def assert_clean_failure(result, workdir, *needles, lines=1):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    err = result.stderr.strip().splitlines()
+    assert len(err) == lines, err
+    for needle in needles:
+        assert needle in result.stderr, (needle, result.stderr)
+    leftovers = [p.name for p in workdir.iterdir() if p.suffix in (".wav", ".flac", ".part")
+                 and p.name not in ("a.wav", "bad.wav")]
+    assert leftovers == []
+
+
+def test_render_validate_and_version(workdir):
+    scene = write_scene(workdir, GOOD)
+    r = run("render", scene, "-o", "out.wav", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    assert "real time" in r.stdout and r.stderr == ""
+    info = sf.info(str(workdir / "out.wav"))
+    assert info.channels == 2 and info.samplerate == 48000 and info.subtype == "FLOAT"
+    assert abs(info.duration - 0.5) < 1e-3
+    r = run("render", scene, "-o", "out24.wav", "--subtype", "PCM_24", "-q", cwd=workdir)
+    assert r.returncode == 0 and sf.info(str(workdir / "out24.wav")).subtype == "PCM_24"
+    r = run("render", scene, cwd=workdir)  # default output: <stem>.wav in the cwd
+    assert r.returncode == 0 and (workdir / "scene.wav").exists()
+    assert run("validate", scene, cwd=workdir).returncode == 0
+    r = run("--version", cwd=workdir)
+    assert r.returncode == 0 and r.stdout.startswith("spatial ")
+
+
+CASES = {
+    "unknown key": (GOOD.replace("    position: [4, 2.5", "    positon: [4, 2.5"),
+                    ["scene.yaml:13", "sources[0].positon", "did you mean 'position'"]),
+    "missing key": (GOOD.replace("listener:\n  position: [3, 2.5, 1.6]\n  yaw: 0\n", ""),
+                    ["scene.yaml", "listener"]),
+    "wrong type": (GOOD.replace("rt60: 0.3", "rt60: fast"), ["scene.yaml:5", "room.rt60"]),
+    "vector length": (GOOD.replace("[4, 2.5, 1.6]", "[4, 2.5]"),
+                      ["scene.yaml:13", "sources[0].position", "3"]),
+    "listener outside": (GOOD.replace("[3, 2.5, 1.6]", "[3, 7.5, 1.6]"),
+                         ["scene.yaml:7", "listener.position"]),
+    "source outside": (GOOD.replace("[4, 2.5, 1.6]", "[4, 2.5, 3.5]"),
+                       ["scene.yaml:13", "sources[0].position"]),
+    "missing audio": (GOOD.replace("file: a.wav", "file: nothere.wav"),
+                      ["nothere.wav", "sources[0].file"]),
+    "unreadable audio": (GOOD.replace("file: a.wav", "file: bad.wav"),
+                         ["bad.wav", "sources[0].file"]),
+    "zero dimension": (GOOD.replace("[6, 5, 3]", "[6, 0, 3]"), ["scene.yaml:4", "room.dimensions"]),
+    "negative rt60": (GOOD.replace("rt60: 0.3", "rt60: -0.3"), ["scene.yaml:5", "room.rt60"]),
+    "not yaml": ("sources: [\n  - {name: a\nlistener: {\n", ["scene.yaml:"]),
+    "not a mapping": ("- just\n- a list\n", ["scene.yaml:1"]),
+    "unknown format": (GOOD.replace("format: binaural", "format: 9.1"),
+                       ["scene.yaml:15", "output.format", "binaural"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_scene_fails_cleanly(workdir, case):
+    text, needles = CASES[case]
+    (workdir / "bad.wav").write_bytes(os.urandom(2000))
+    scene = write_scene(workdir, text)
+    r = run("render", scene, "-o", "out.wav", cwd=workdir)
+    assert_clean_failure(r, workdir, *needles)
+    r = run("validate", scene, cwd=workdir)
+    assert_clean_failure(r, workdir, *needles)
+
+
+def test_unreadable_sofa_fails_cleanly(workdir):
+    (workdir / "bad.sofa").write_bytes(os.urandom(4000))
+    scene = write_scene(workdir, GOOD.replace("format: binaural",
+                                              "format: binaural\n  hrtf: bad.sofa"))
+    r = run("render", scene, "-o", "out.wav", cwd=workdir)
+    assert_clean_failure(r, workdir, "bad.sofa", "output.hrtf")
+    r = run("render", write_scene(workdir, GOOD, "ok.yaml"), "--hrtf", "bad.sofa", "-o",
+            "out.wav", cwd=workdir)
+    assert_clean_failure(r, workdir, "bad.sofa")
+
+
+def test_several_problems_are_reported_together(workdir):
+    text = GOOD.replace("rt60: 0.3", "rt60: -1").replace("positon", "x").replace(
+        "    position: [4, 2.5", "    positon: [4, 2.5")
+    r = run("validate", write_scene(workdir, text), cwd=workdir)
+    assert_clean_failure(r, workdir, "room.rt60", "positon", lines=2)
+
+
+def test_bad_output_path_fails_cleanly(workdir):
+    scene = write_scene(workdir, GOOD)
+    r = run("render", scene, "-o", "out.mp3", cwd=workdir)
+    assert_clean_failure(r, workdir, "out.mp3")
+    r = run("render", scene, "-o", "no/such/dir/out.wav", cwd=workdir)
+    assert_clean_failure(r, workdir, "no/such/dir")
