@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spatial import audio
-from spatial.errors import SceneError
+from spatial.errors import Problem, SceneError
 from spatial.filters.base import Channel
 from spatial.geometry import unit_vectors
 from spatial.scene.model import Output, Scene, Source
@@ -51,6 +51,20 @@ class RenderPlan:
 
 def _source_key(scene: Scene, index: int, key: str) -> str:
     return f"sources[{index}].{key}"
+
+
+def relocate(err: SceneError, scene: Scene, default_key: str) -> SceneError:
+    """Point problems found while rendering (in an audio or SOFA file) at the scene key
+    that named that file: ``scene.yaml:14: sources[0].file: a.wav: cannot read ...``."""
+    problems = []
+    for p in err.problems:
+        where = scene.where(p.key or default_key)
+        if not where["file"]:
+            problems.append(p)
+            continue
+        other_file = p.file and p.file != where["file"]
+        problems.append(Problem(f"{p.file}: {p.message}" if other_file else p.message, **where))
+    return SceneError(problems)
 
 
 def _lfe_feed(fs: int, gain: float, delay_s: float, length: int) -> np.ndarray:
@@ -109,8 +123,8 @@ def bed_filters(index: int, source: Source, n_channels: int, spatialiser, scene:
     if fmt == "?":
         known = ", ".join(f"{n} ({f or 'mono'})" for n, f in BED_FORMATS.items())
         raise SceneError.at(f"a bed with {n_channels} channels cannot be mapped to the output; "
-                            f"beds may have {known} channels", file=scene.path,
-                            key=_source_key(scene, index, "file"))
+                            f"beds may have {known} channels",
+                            **scene.where(_source_key(scene, index, "file")))
     if fmt is None:
         bed_channels = (Channel("C", 0.0, 0.0),)
     else:
@@ -159,7 +173,7 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
                          for c, f in enumerate(bed_filters(i, src, data.shape[1], spatialiser,
                                                            scene))]
         except SceneError as err:
-            problems.extend(err.problems)
+            problems.extend(relocate(err, scene, key).problems)
             continue
         gain = 10.0 ** (src.gain_db / 20.0)
         start = int(round(src.start_s * fs))

@@ -10,7 +10,6 @@ filters changed between blocks (BlockConvolver.set_filter crossfades).
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ import numpy as np
 
 from spatial.errors import SceneError
 from spatial.filters.base import Channel
-from spatial.plan import RenderPlan, plan, source_filter
+from spatial.plan import RenderPlan, plan, relocate, source_filter
 from spatial.scene.model import Scene
 
 
@@ -61,14 +60,14 @@ def _channel_mask(fmt: str) -> int | None:
 
 
 def _spatialiser(scene: Scene):
+    """The output format's spatialiser; its problems point at the scene's output keys."""
     from spatial.filters.speakers import make_spatialiser
 
     try:
         return make_spatialiser(scene.output, scene.sample_rate)
-    except SceneError as err:  # add the scene file to problems that lack one
-        where = str(scene.path) if scene.path else None
-        raise SceneError([p if p.file else dataclasses.replace(p, file=where)
-                          for p in err.problems]) from None
+    except SceneError as err:
+        default_key = "output.hrtf" if scene.output.format == "binaural" else "output.format"
+        raise relocate(err, scene, default_key) from None
 
 
 def _check(scene: Scene) -> None:

@@ -93,6 +93,14 @@ class Scene:
     duration_s: float | None = None  # None: until the last source ends
     seed: int = 0
     path: Path | None = None  # the scene file, if it came from one
+    # key path ("output.hrtf", "sources[0].file") -> (file, 1-based line), filled by the
+    # loader so problems found later (at render time) still point into the scene file
+    locations: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def where(self, key: str) -> dict:
+        """file/line/key keyword arguments for a Problem about `key`."""
+        file, line = self.locations.get(key, (str(self.path) if self.path else None, None))
+        return {"file": file, "line": line, "key": key}
 
     def source(self, name: str) -> Source:
         for s in self.sources:
