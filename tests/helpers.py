@@ -36,3 +36,22 @@ def polar(azimuth_deg: float, distance: float = 2.0, elevation_deg: float = 0.0,
     return (centre[0] + distance * np.cos(el) * np.cos(az),
             centre[1] + distance * np.cos(el) * np.sin(az),
             centre[2] + distance * np.sin(el))
+
+
+def schroeder_t30(ir: np.ndarray, fs: int, band_hz: float) -> float:
+    """Reverberation time (s) from the -5..-35 dB slope of the Schroeder backward
+    integral of `ir` filtered to the octave band around band_hz (ISO 3382)."""
+    from scipy import signal
+
+    lo, hi = band_hz / np.sqrt(2), band_hz * np.sqrt(2)
+    sos = signal.butter(4, [lo, hi], "bandpass", fs=fs, output="sos")
+    x = signal.sosfiltfilt(sos, np.asarray(ir, float))
+    edc = np.cumsum((x ** 2)[::-1])[::-1]
+    edc_db = 10 * np.log10(edc / edc[0] + 1e-300)
+    i5 = int(np.argmax(edc_db <= -5.0))
+    i35 = int(np.argmax(edc_db <= -35.0))
+    if i35 <= i5:
+        raise AssertionError("decay does not reach -35 dB: impulse response truncated?")
+    t = np.arange(i5, i35) / fs
+    slope = np.polyfit(t, edc_db[i5:i35], 1)[0]  # dB per second
+    return -60.0 / slope
