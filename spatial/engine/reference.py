@@ -48,3 +48,52 @@ def scatter_images(out: np.ndarray, irs: np.ndarray, delays: np.ndarray, gains: 
             a, b = max(lo, 0), min(hi, length)
             if a < b:
                 out[c, a:b] += y[a - lo:b - lo]
+
+
+def accumulate_partitions(fdl: np.ndarray, head: int, H: np.ndarray, acc: np.ndarray) -> None:
+    """acc[c, k] += sum_p fdl[(head - p) % R, k] * H[p, c, k]. In place.
+
+    fdl: (R, K) complex ring buffer of input spectra, the newest at row `head`;
+    H: (P, C, K) complex filter partition spectra, P <= R; acc: (C, K) complex.
+    """
+    n_ring = fdl.shape[0]
+    rows = (head - np.arange(H.shape[0])) % n_ring
+    acc += np.einsum("pk,pck->ck", fdl[rows], H)
+
+
+def load_blocks(frames: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """frames (S, 2B) <- [frames[:, B:] | blocks (S, B)]. In place; returns (S,) bool 'any nonzero'."""
+    b = frames.shape[1] // 2
+    frames[:, :b] = frames[:, b:]
+    frames[:, b:] = blocks
+    return np.any(frames != 0.0, axis=1)
+
+
+def crossfade_add(out: np.ndarray, old: np.ndarray, new: np.ndarray, fade: np.ndarray) -> None:
+    """out (C, B) += (1 - fade) * old + fade * new, fade (B,) rising 0 -> 1. In place."""
+    out += (1.0 - fade) * old + fade * new
+
+
+def convolve_reference(signals, filters, length: int | None = None) -> np.ndarray:
+    """Sum over inputs of fftconvolve(signal_i, filter_i[c]) per output channel.
+
+    signals: list of 1-D arrays; filters: list of (C, L_i) arrays (same C).
+    Returns (C, n) float64 with n = max_i(len(signal_i) + L_i - 1), or `length`
+    (zero-padded or truncated) when given.
+    """
+    from scipy.signal import fftconvolve
+
+    if len(signals) != len(filters) or not filters:
+        raise ValueError("need one (C, L) filter per signal, and at least one")
+    n_ch = np.atleast_2d(filters[0]).shape[0]
+    full = max(len(s) + np.atleast_2d(f).shape[1] - 1 for s, f in zip(signals, filters))
+    n = full if length is None else int(length)
+    out = np.zeros((n_ch, max(full, n, 0)))
+    for sig, filt in zip(signals, filters):
+        sig = np.asarray(sig, dtype=np.float64)
+        filt = np.atleast_2d(np.asarray(filt, dtype=np.float64))
+        if sig.size == 0:
+            continue
+        y = fftconvolve(sig[None, :], filt, axes=1)
+        out[:, :y.shape[1]] += y
+    return out[:, :max(n, 0)]

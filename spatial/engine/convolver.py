@@ -1,0 +1,205 @@
+"""Uniformly partitioned overlap-save (UPOLS) block convolution.
+
+Planning only: partitions, spectra and FFTs are plain numpy/scipy here; the
+per-block hot loops are the numba kernels of :mod:`spatial.engine.kernels`.
+
+Every input s has its own multichannel FIR (C, L_s), cut into P_s = ceil(L_s / B)
+partitions of B taps (trailing all-zero partitions dropped), and its own
+frequency-domain delay line (FDL) of R_s >= P_s input spectra: inputs are NOT
+padded to the longest filter, so a short dialogue filter next to a 1.5 s tail
+costs its own few partitions only. The contributions of all inputs are summed
+per output channel in the frequency domain, so one block costs S forward FFTs
+and C inverse FFTs (2C more in a block where filters change), of size 2B.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+
+from spatial.engine.kernels import accumulate_partitions, crossfade_add, load_blocks
+
+DEFAULT_BLOCK = 2048  # fastest of 512 / 1024 / 2048 for 9 inputs (8 x 5000 + 1 x 72000 taps) -> 2 outputs
+
+_NEVER = -(1 << 62)  # "last nonzero block" of an input that has been silent so far
+
+
+def crossfade_window(block_size: int) -> np.ndarray:
+    """(B,) raised-cosine fade-in used for filter changes: 0.5 - 0.5 cos(pi (n + 0.5) / B).
+
+    Symmetric (fade[n] + fade[B-1-n] == 1), rises from ~0 to ~1 over the block.
+    """
+    n = np.arange(block_size, dtype=np.float64)
+    return 0.5 - 0.5 * np.cos(np.pi * (n + 0.5) / block_size)
+
+
+class BlockConvolver:
+    """Multi-input, multichannel UPOLS convolver: S inputs -> C outputs, block size B.
+
+    Usage: `add_input(filt)` once per input, then `process(blocks)` with one (S, B)
+    block of every input per call; the returned (C, B) block is the sum over inputs
+    of each input convolved with its filter, for the same B samples
+    (`latency` = 0: output block b corresponds to input block b).
+    """
+
+    latency = 0
+
+    def __init__(self, block_size: int, n_outputs: int):
+        block_size, n_outputs = int(block_size), int(n_outputs)
+        if block_size < 1 or n_outputs < 1:
+            raise ValueError("block_size and n_outputs must be >= 1")
+        self.block_size = block_size
+        self.n_outputs = n_outputs
+        self.n_bins = block_size + 1  # rfft bins of the 2B-point FFT
+        self._frames = np.zeros((0, 2 * block_size))  # (S, 2B) [previous | current] per input
+        self._H: list[np.ndarray] = []  # per input (P_s, C, K) complex128
+        self._fdl: list[np.ndarray] = []  # per input (R_s, K) complex128, row m % R_s = block m
+        self._last_active: list[int] = []  # per input: last block whose frame was nonzero
+        self._pending: dict[int, np.ndarray] = {}  # input -> new (P, C, K), applied next block
+        self._acc = np.zeros((3, n_outputs, self.n_bins), dtype=np.complex128)  # main/old/new
+        self._fade = crossfade_window(block_size)
+        self._count = 0  # blocks processed so far
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self._H)
+
+    def partitions(self, index: int) -> int:
+        """Number of B-tap partitions of input `index`'s current filter."""
+        return self._H[index].shape[0]
+
+    # -- planning -----------------------------------------------------------------
+
+    def _spectra(self, filt) -> np.ndarray:
+        """(C, L) filter -> (P, C, K) complex128 partition spectra (trailing zero partitions dropped)."""
+        filt = np.asarray(filt, dtype=np.float64)
+        if filt.ndim != 2 or filt.shape[0] != self.n_outputs or filt.shape[1] < 1:
+            raise ValueError(f"filter must be (C={self.n_outputs}, L>=1), got shape {filt.shape}")
+        if not np.all(np.isfinite(filt)):
+            raise ValueError("filter has non-finite taps")
+        B, C, L = self.block_size, self.n_outputs, filt.shape[1]
+        n_part = -(-L // B)
+        padded = np.zeros((C, n_part * B))
+        padded[:, :L] = filt
+        parts = padded.reshape(C, n_part, B).transpose(1, 0, 2)  # (P, C, B)
+        nonzero = np.flatnonzero(np.any(parts != 0.0, axis=(1, 2)))
+        n_part = int(nonzero[-1]) + 1 if nonzero.size else 1
+        frames = np.zeros((n_part, C, 2 * B))
+        frames[:, :, :B] = parts[:n_part]
+        return np.ascontiguousarray(scipy.fft.rfft(frames, axis=-1), dtype=np.complex128)
+
+    def _ensure_history(self, index: int, n_rows: int) -> None:
+        """Grow input `index`'s FDL ring to at least n_rows, keeping the spectra it holds."""
+        old = self._fdl[index]
+        r_old = old.shape[0]
+        if n_rows <= r_old:
+            return
+        new = np.zeros((n_rows, self.n_bins), dtype=np.complex128)
+        n = self._count  # rows of blocks n-1, n-2, ..., n-r_old are valid in `old`
+        for p in range(1, r_old + 1):
+            m = n - p
+            new[m % n_rows] = old[m % r_old]
+        self._fdl[index] = new
+
+    def add_input(self, filt, max_length: int | None = None) -> int:
+        """Register an input with its (C, L) FIR, L >= 1; returns its index (0, 1, ...).
+
+        max_length: longest filter (taps) a later `set_filter` may give this input with
+        exact results. The delay line keeps max(L, max_length) taps of history; a later
+        filter longer than the history held sees the older input as silence.
+        Inputs may be added between blocks; a new input's history is silence.
+        """
+        H = self._spectra(filt)
+        B = self.block_size
+        rows = max(H.shape[0], -(-int(max_length or 0) // B))
+        self._H.append(H)
+        self._fdl.append(np.zeros((rows, self.n_bins), dtype=np.complex128))
+        self._last_active.append(_NEVER)
+        frames = np.zeros((len(self._H), 2 * B))
+        frames[:-1] = self._frames
+        self._frames = frames
+        return len(self._H) - 1
+
+    def set_filter(self, index: int, filt) -> None:
+        """Replace input `index`'s (C, L) filter; takes effect on the next `process` call.
+
+        That block is the raised-cosine crossfade (`crossfade_window`) from the output of
+        the old filter to the output of the new one (both full convolutions of the
+        input's history); later blocks use the new filter alone. Calling it again before
+        `process` replaces the pending filter (the fade still starts from the current one).
+        """
+        if not 0 <= index < len(self._H):
+            raise IndexError(f"no input {index}")
+        H = self._spectra(filt)
+        self._ensure_history(index, H.shape[0])
+        self._pending[index] = H
+
+    # -- the block loop -------------------------------------------------------------
+
+    def process(self, blocks) -> np.ndarray:
+        """One (S, B) block of every input (in `add_input` order) -> one (C, B) output block."""
+        blocks = np.asarray(blocks, dtype=np.float64)
+        S, B = len(self._H), self.block_size
+        if blocks.shape != (S, B):
+            raise ValueError(f"expected blocks of shape ({S}, {B}), got {blocks.shape}")
+        active = load_blocks(self._frames, blocks)
+        spectra = scipy.fft.rfft(self._frames, axis=-1)  # (S, K)
+        n = self._count
+        acc = self._acc
+        acc[0].fill(0.0)
+        fading = False
+        for s in range(S):
+            fdl = self._fdl[s]
+            head = n % fdl.shape[0]
+            fdl[head] = spectra[s]
+            if active[s]:
+                self._last_active[s] = n
+            idle = n - self._last_active[s]  # rows newer than this lag are all zero
+            H = self._H[s]
+            new = self._pending.get(s)
+            if new is None:
+                if idle < H.shape[0]:
+                    accumulate_partitions(fdl, head, H, acc[0])
+                continue
+            self._H[s] = new
+            if idle < max(H.shape[0], new.shape[0]):
+                if not fading:
+                    acc[1:].fill(0.0)
+                    fading = True
+                accumulate_partitions(fdl, head, H, acc[1])
+                accumulate_partitions(fdl, head, new, acc[2])
+        self._pending.clear()
+        self._count = n + 1
+        y = scipy.fft.irfft(acc[:3 if fading else 1], n=2 * B, axis=-1)  # (1 or 3, C, 2B)
+        out = np.ascontiguousarray(y[0, :, B:])
+        if fading:
+            crossfade_add(out, y[1, :, B:], y[2, :, B:], self._fade)
+        return out
+
+
+def convolve(signals, filters, block_size: int = DEFAULT_BLOCK, length: int | None = None) -> np.ndarray:
+    """Offline: sum_i signals[i] * filters[i] per output channel, through the block loop.
+
+    signals: list of 1-D arrays; filters: list of (C, L_i) arrays (same C).
+    Returns (C, n) float64, n = max_i(len(signals[i]) + L_i - 1) unless `length` is given.
+    """
+    if len(signals) != len(filters) or not filters:
+        raise ValueError("need one (C, L) filter per signal, and at least one")
+    signals = [np.asarray(s, dtype=np.float64).ravel() for s in signals]
+    filters = [np.atleast_2d(np.asarray(f, dtype=np.float64)) for f in filters]
+    B = int(block_size)
+    conv = BlockConvolver(B, filters[0].shape[0])
+    for f in filters:
+        conv.add_input(f)
+    n = max(s.size + f.shape[1] - 1 for s, f in zip(signals, filters)) if length is None else int(length)
+    n = max(n, 0)
+    n_blocks = -(-n // B)
+    out = np.empty((conv.n_outputs, n_blocks * B))
+    blocks = np.zeros((len(signals), B))
+    for b in range(n_blocks):
+        t0 = b * B
+        for i, sig in enumerate(signals):
+            chunk = sig[t0:t0 + B]
+            blocks[i, :chunk.size] = chunk
+            blocks[i, chunk.size:] = 0.0
+        out[:, t0:t0 + B] = conv.process(blocks)
+    return out[:, :n]

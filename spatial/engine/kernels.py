@@ -1,0 +1,180 @@
+"""Numba kernels of the convolution engine: small pure functions on arrays.
+
+Every kernel here has a plain numpy twin of the same name and signature in
+:mod:`spatial.engine.reference`; the tests compare the two. Planning (block
+sizes, partitions, FFTs) lives in :mod:`spatial.engine.convolver`.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from spatial.engine.reference import FRACTIONAL_TAPS, KAISER_BETA
+
+# Compiler flags of every kernel, in one place. fastmath stays off: the tests
+# ask for bit-for-bit determinism and 1e-12 agreement with the numpy twins.
+JIT = dict(cache=True, nogil=True, fastmath=False)
+
+
+@numba.njit(**JIT)
+def accumulate_partitions(fdl, head, H, acc):
+    """Frequency-domain multiply-accumulate of uniformly partitioned overlap-save. In place.
+
+    fdl:  (R, K) complex128 ring buffer of input spectra, the newest at row `head`
+          (row (head - p) % R holds the spectrum of p blocks ago);
+    H:    (P, C, K) complex128 filter partition spectra, P <= R;
+    acc:  (C, K) complex128, accumulated in place:
+          acc[c, k] += sum_p fdl[(head - p) % R, k] * H[p, c, k].
+    With R == P this is the textbook UPOLS accumulation; R > P lets an input
+    keep a longer history than its current filter needs (filter changes).
+    """
+    n_ring, n_bins = fdl.shape
+    n_part, n_ch, _ = H.shape
+    for p in range(n_part):
+        row = (head - p) % n_ring
+        for c in range(n_ch):
+            for k in range(n_bins):  # contiguous in fdl, H and acc
+                acc[c, k] += fdl[row, k] * H[p, c, k]
+
+
+@numba.njit(**JIT)
+def _bessel_i0(x):
+    """Modified Bessel function of the first kind, order 0, by its power series.
+
+    I0(x) = sum_m ((x/2)^m / m!)^2; every term is positive, so summing until the
+    term no longer changes the sum is accurate to rounding for the |x| <= ~30
+    used here (KAISER_BETA = 8).
+    """
+    q = 0.25 * x * x
+    term = 1.0
+    total = 1.0
+    m = 0
+    while True:
+        m += 1
+        term *= q / (m * m)
+        new = total + term
+        if new == total:
+            return total
+        total = new
+
+
+@numba.njit(**JIT)
+def fractional_delay_taps(frac):
+    """Numba twin of reference.fractional_delay_taps: (FRACTIONAL_TAPS,) float64 taps.
+
+    Delay (FRACTIONAL_TAPS//2 - 1 + frac) samples, 0 <= frac < 1; tap k sits at
+    offset k - (FRACTIONAL_TAPS//2 - 1) from the integer delay.
+    """
+    half = FRACTIONAL_TAPS // 2
+    norm = 1.0 / _bessel_i0(KAISER_BETA)
+    taps = np.empty(FRACTIONAL_TAPS)
+    for i in range(FRACTIONAL_TAPS):
+        t = (i - (half - 1)) - frac
+        u = t / half
+        v = 1.0 - u * u
+        if v < 0.0:
+            v = 0.0
+        elif v > 1.0:
+            v = 1.0
+        w = _bessel_i0(KAISER_BETA * np.sqrt(v)) * norm
+        if t == 0.0:
+            s = 1.0
+        else:
+            y = np.pi * t
+            s = np.sin(y) / y
+        taps[i] = s * w
+    return taps
+
+
+@numba.njit(**JIT)
+def _add_scaled(out_row, start, src, scale):
+    """out_row[start + j] += scale * src[j] for the j that land inside out_row."""
+    length = out_row.shape[0]
+    j0 = 0
+    if start < 0:
+        j0 = -start
+    j1 = src.shape[0]
+    if start + j1 > length:
+        j1 = length - start
+    for j in range(j0, j1):
+        out_row[start + j] += scale * src[j]
+
+
+@numba.njit(**JIT)
+def scatter_images(out, irs, delays, gains):
+    """Add every image's response into `out`, fractionally delayed. In place.
+
+    out: (C, L) float64; irs: (N, C, Lh); delays: (N, C) in samples (float, >= 0);
+    gains: (N,). For each n, c: out[c] += gains[n] * (irs[n, c] delayed by delays[n, c]).
+    An integer delay is an exact shift; otherwise the FRACTIONAL_TAPS-tap
+    windowed-sinc of reference.fractional_delay_taps is applied, its first tap
+    at floor(delay) - (FRACTIONAL_TAPS//2 - 1). Samples outside [0, L) are dropped.
+    """
+    n_img, n_ch, lh = irs.shape
+    length = out.shape[1]
+    half = FRACTIONAL_TAPS // 2
+    n_y = lh + FRACTIONAL_TAPS - 1
+    y = np.empty(n_y)  # one image's delayed response; private, so the loops vectorise
+    for n in range(n_img):
+        g = gains[n]
+        for c in range(n_ch):
+            d = delays[n, c]
+            fl = np.floor(d)
+            frac = d - fl
+            di = int(fl)
+            ir = irs[n, c]
+            row = out[c]
+            if frac == 0.0:
+                if di < length and di + lh > 0:
+                    _add_scaled(row, di, ir, g)
+                continue
+            first = di - (half - 1)
+            if first >= length or first + n_y <= 0:
+                continue
+            taps = fractional_delay_taps(frac)
+            y[:] = 0.0
+            for t in range(FRACTIONAL_TAPS):
+                s = g * taps[t]
+                for j in range(lh):
+                    y[t + j] += s * ir[j]
+            _add_scaled(row, first, y, 1.0)
+
+
+@numba.njit(**JIT)
+def load_blocks(frames, blocks):
+    """Shift the overlap-save input frames by one block and load the new blocks. In place.
+
+    frames: (S, 2B) float64, [previous block | current block] per input;
+    blocks: (S, B) new input blocks. After the call frames[s] = [old current | blocks[s]].
+    Returns (S,) bool: whether frames[s] holds any nonzero sample.
+    """
+    n_in, two_b = frames.shape
+    b = two_b // 2
+    active = np.zeros(n_in, dtype=np.bool_)
+    for s in range(n_in):
+        nz = False
+        for j in range(b):
+            v = frames[s, b + j]
+            frames[s, j] = v
+            if v != 0.0:
+                nz = True
+        for j in range(b):
+            v = blocks[s, j]
+            frames[s, b + j] = v
+            if v != 0.0:
+                nz = True
+        active[s] = nz
+    return active
+
+
+@numba.njit(**JIT)
+def crossfade_add(out, old, new, fade):
+    """out += old + fade * (new - old), per channel. In place.
+
+    out, old, new: (C, B) float64; fade: (B,) rising from 0 (all old) to 1 (all new).
+    """
+    n_ch, b = out.shape
+    for c in range(n_ch):
+        for j in range(b):
+            o = old[c, j]
+            out[c, j] += o + fade[j] * (new[c, j] - o)
