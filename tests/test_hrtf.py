@@ -1,0 +1,283 @@
+"""The HRTF stage and the binaural spatialiser, checked against physics and
+independent facts: Woodworth's ITD, the minimum-phase magnitude identity, the
+geometry of the measurement grid, the diffuse-field coherence of a head."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from spatial.errors import SceneError
+from spatial.filters.base import Channel
+from spatial.filters.binaural import MODEL_FFT, BinauralSpatialiser
+from spatial.filters.hrtf import DEFAULT_HRTF, load_hrtf, minimum_phase
+from spatial.geometry import unit_vectors
+
+FS = 48000
+
+
+@pytest.fixture(scope="module")
+def hrtf():
+    return load_hrtf("default", FS)
+
+
+def woodworth_itd(azimuth_deg: float) -> float:
+    a, c = 0.0875, 343.0
+    th = np.deg2rad(abs(azimuth_deg))
+    return a / c * (th + np.sin(th))
+
+
+def third_octaves(power: np.ndarray, freqs: np.ndarray, lo: float, hi: float):
+    """Mean of power (..., K) in 1/3-octave bands centred lo..hi -> (centres, (..., B))."""
+    centres = 1000.0 * 2.0 ** (np.arange(-30, 15) / 3.0)
+    centres = centres[(centres >= lo * 0.99) & (centres <= hi * 1.01)]
+    bands = [(freqs >= c * 2 ** (-1 / 6)) & (freqs < c * 2 ** (1 / 6)) for c in centres]
+    return centres, np.stack([power[..., b].mean(axis=-1) for b in bands], axis=-1)
+
+
+# -- interaural time difference --------------------------------------------------
+@pytest.mark.parametrize("azimuth", [30, 60, 90, -30, -60, -90])
+def test_onset_itd_follows_woodworth(hrtf, azimuth):
+    _, delays = hrtf.interpolate(unit_vectors(azimuth, 0.0))
+    itd = delays[0, 1] - delays[0, 0]  # right minus left: > 0 when the left ear hears first
+    # a source on the left (+azimuth) reaches the left ear first
+    assert np.sign(itd) == np.sign(azimuth)
+    # 100 us: Woodworth's sphere is a model of a head, not KEMAR; onset detection
+    # on band-limited responses adds a few samples' worth of scatter (21 us each)
+    assert abs(abs(itd) - woodworth_itd(azimuth)) < 100e-6, (azimuth, itd)
+
+
+def test_delays_are_relative_and_non_negative(hrtf):
+    assert hrtf.delays_s.min() == 0.0
+    # the whole set spans about one head's worth of delay (2a/c ~ 0.5 ms, plus margin)
+    assert hrtf.delays_s.max() < 1.0e-3
+    _, front = hrtf.interpolate(unit_vectors(0.0, 0.0))
+    # front: both ears together (the head is symmetric), about a/c after the earliest
+    # onset (the near ear of a lateral source, which the sound reaches before the centre)
+    assert abs(front[0, 0] - front[0, 1]) < 25e-6
+    assert front[0, 0] < 0.0875 / 343.0 + 50e-6
+
+
+# -- minimum phase -----------------------------------------------------------------
+def test_minimum_phase_keeps_the_full_magnitude(hrtf):
+    h = hrtf.hrirs[[0, 100, 355, 600]]
+    mp = minimum_phase(h)
+    n = mp.shape[-1]
+    a = np.abs(np.fft.rfft(h, n, axis=-1))
+    b = np.abs(np.fft.rfft(mp, n, axis=-1))
+    seen = a > 1e-5 * a.max(axis=-1, keepdims=True)  # above the method's -120 dB log floor
+    # untruncated, the cepstral method is exact up to cepstral aliasing (tiny at 8x FFT)
+    assert np.max(np.abs(20 * np.log10(b[seen] / a[seen]))) < 0.01
+
+
+@pytest.mark.parametrize("azimuth,elevation", [(0, 0), (40, 0), (-90, 0), (150, 30), (270, -30)])
+def test_stored_min_phase_has_the_hrir_magnitude(hrtf, azimuth, elevation):
+    irs, _ = hrtf.interpolate(unit_vectors(azimuth, elevation))
+    i = int(np.argmin(np.linalg.norm(hrtf.directions - unit_vectors(azimuth, elevation), axis=1)))
+    n = 8192
+    f = np.fft.rfftfreq(n, 1 / FS)
+    orig = np.abs(np.fft.rfft(hrtf.hrirs[i], n, axis=-1)) ** 2
+    mp = np.abs(np.fft.rfft(irs[0], n, axis=-1)) ** 2
+    _, bo = third_octaves(orig, f, 200, 16000)
+    _, bm = third_octaves(mp, f, 200, 16000)
+    # 0.5 dB in 1/3-octave bands (the ear's resolution) 200 Hz-16 kHz. Per bin the
+    # truncation to 99.9 % energy moves deep notches by more; below 200 Hz the MIT
+    # measurement is 20-30 dB down (loudspeaker roll-off), so the truncated
+    # min-phase low-frequency tail is not compared.
+    assert np.max(np.abs(10 * np.log10(bm / bo))) < 0.5
+
+
+def test_min_phase_concentrates_energy_at_the_start(hrtf):
+    # Among responses of equal magnitude, the minimum-phase one has the largest
+    # partial energy sum_{n<k} h[n]^2 for every k (a defining property).
+    mp = hrtf.min_phase[::50]
+    h = hrtf.hrirs[::50]
+    k = mp.shape[-1]
+    e_mp = np.cumsum(mp ** 2, axis=-1)
+    e_h = np.cumsum(h[..., :k] ** 2, axis=-1)
+    assert np.all(e_mp >= e_h - 1e-3 * e_h[..., -1:])
+    assert mp.shape[-1] < hrtf.hrirs.shape[-1]
+
+
+# -- interpolation -------------------------------------------------------------------
+def test_interpolation_returns_measurements_at_measured_directions(hrtf):
+    irs, delays = hrtf.interpolate(hrtf.directions)
+    assert np.max(np.abs(irs - hrtf.min_phase)) < 1e-9
+    assert np.max(np.abs(delays - hrtf.delays_s)) < 1e-12
+
+
+def test_interpolation_weights_are_a_partition_of_unity(hrtf):
+    u = np.random.default_rng(3).standard_normal((5000, 3))
+    idx, w = hrtf.weights_for(u)
+    assert np.all(w >= 0)
+    assert np.allclose(w.sum(axis=1), 1.0, atol=1e-12)
+    # barycentric: the weighted vertices point along the requested direction
+    hit = np.einsum("nk,nkc->nc", w, hrtf.directions[idx])
+    un = u / np.linalg.norm(u, axis=1, keepdims=True)
+    assert np.max(np.linalg.norm(np.cross(hit, un), axis=1)) < 1e-9
+
+
+def test_interpolation_is_continuous(hrtf):
+    # Sweeps in 0.5 degree steps: around the horizon, across the unmeasured bottom
+    # cap (below -40 degrees) and over the pole. The grid is 5-10 degrees, so a
+    # 0.5 degree step moves each barycentric weight by at most ~0.1; measured worst
+    # case 0.07 (over the top, where neighbours differ most). A switch between
+    # facets would jump by ~1.
+    paths = []
+    az = np.arange(0.0, 360.01, 0.5)
+    for el in (-80.0, -40.0, -5.0, 0.0, 3.0, 45.0, 87.0):
+        paths.append(unit_vectors(az, np.full_like(az, el)))
+    el = np.arange(-90.0, 90.01, 0.5)
+    for a in (0.0, 90.0, 137.0, 180.0):
+        paths.append(unit_vectors(np.full_like(el, a), el))
+    for p in paths:
+        irs, delays = hrtf.interpolate(p)
+        step = np.linalg.norm(np.diff(irs, axis=0), axis=(1, 2))
+        assert np.max(step / np.linalg.norm(irs[:-1], axis=(1, 2))) < 0.1
+        # delays: Woodworth's slope is at most 2a/c per radian = 4.5 us per 0.5 degree
+        assert np.max(np.abs(np.diff(delays, axis=0))) < 15e-6
+
+
+# -- levels ----------------------------------------------------------------------------
+def test_solid_angle_weights_follow_the_grid_geometry(hrtf):
+    el = np.rad2deg(np.arcsin(hrtf.directions[:, 2]))
+    assert abs(hrtf.weights.sum() - 1.0) < 1e-12
+    # rings every 10 degrees: the 0-degree ring's cells span -5..5 degrees, a zone
+    # of sin(5 deg) of the sphere; everything above spans 5..90 degrees
+    assert abs(hrtf.weights[np.abs(el) < 0.5].sum() - np.sin(np.deg2rad(5))) < 2e-3
+    assert abs(hrtf.weights[el > 0.5].sum() - (1 - np.sin(np.deg2rad(5))) / 2) < 2e-3
+
+
+@pytest.mark.parametrize("fs", [44100, 48000])
+def test_diffuse_field_energy_is_one(fs):
+    h = load_hrtf("default", fs)
+    energy = np.einsum("m,mel->", h.weights, h.min_phase ** 2) / 2
+    assert abs(energy - 1.0) < 1e-9
+    # the measured responses agree up to the 0.1 % that truncation drops
+    assert abs(np.einsum("m,mel->", h.weights, h.hrirs ** 2) / 2 - 1.0) < 2e-3
+    # Parseval: the mean diffuse power spectrum over the FFT circle is that energy
+    p = h.diffuse_power(1024)
+    circle = (p[:, 0] + p[:, -1] + 2 * p[:, 1:-1].sum(axis=1)) / 1024
+    assert abs(circle.mean() - 1.0) < 2e-3
+
+
+# -- diffuse field -----------------------------------------------------------------------
+def test_diffuse_coherence_of_a_head(hrtf):
+    rho = hrtf.diffuse_coherence(MODEL_FFT)
+    f = np.fft.rfftfreq(MODEL_FFT, 1 / FS)
+    # Coherent at low frequencies. The parametric model of Borss & Martin (2009),
+    # sinc(f / 550 Hz) (1 - f / 2700 Hz), gives 0.83 at 150 Hz and 0.74 at 200 Hz:
+    # every bin up to 150 Hz and the 0-200 Hz mean must exceed 0.8.
+    assert np.all(rho[f <= 150] > 0.8)
+    assert rho[f < 200].mean() > 0.8
+    # decorrelated above about 1 kHz
+    assert np.abs(rho[(f >= 1000) & (f <= 4000)]).mean() < 0.3
+    assert np.all(np.abs(rho) <= 1.0)
+
+
+@pytest.fixture(scope="module")
+def tail(hrtf):
+    rng = np.random.default_rng(7)
+    noises = rng.standard_normal((2, 5 * FS))
+    return noises, BinauralSpatialiser(hrtf).diffuse(noises)
+
+
+def test_diffuse_tail_has_the_diffuse_field_coherence(hrtf, tail):
+    _, out = tail
+    f, pxy = signal.csd(out[0], out[1], fs=FS, nperseg=MODEL_FFT)
+    _, pxx = signal.welch(out[0], fs=FS, nperseg=MODEL_FFT)
+    _, pyy = signal.welch(out[1], fs=FS, nperseg=MODEL_FFT)
+    _, measured = third_octaves(np.real(pxy) / np.sqrt(pxx * pyy), f, 200, 8000)
+    _, target = third_octaves(hrtf.diffuse_coherence(MODEL_FFT), f, 200, 8000)
+    # 0.15: ~460 Welch segments give a standard error ~0.05 per bin; the Hann
+    # window smears the fast 200-500 Hz fall of rho a little
+    assert np.max(np.abs(measured - target)) < 0.15, (measured, target)
+
+
+def test_diffuse_tail_keeps_unit_power(tail):
+    noises, out = tail
+    assert out.shape == noises.shape
+    # a diffuse field of unit power gives unit mean ear power (diffuse-field
+    # normalisation); 3 %: the smoothing and the left/right asymmetry of KEMAR
+    power = np.mean(out ** 2, axis=1) / np.mean(noises ** 2, axis=1)
+    assert abs(power.mean() - 1.0) < 0.03
+    assert np.all(np.abs(power - 1.0) < 0.1)
+
+
+def test_diffuse_tail_does_not_wrap_around():
+    # a burst at the very start of a long silent tail must stay at the start
+    sp = BinauralSpatialiser(load_hrtf("default", FS))
+    x = np.zeros((2, FS))
+    x[:, :2000] = np.random.default_rng(1).standard_normal((2, 2000))
+    y = sp.diffuse(x)
+    peak = np.abs(y).max()
+    assert np.abs(y[:, FS // 2:]).max() < 1e-6 * peak
+
+
+def test_binaural_spatialiser_protocol(hrtf):
+    sp = BinauralSpatialiser(hrtf)
+    assert sp.channels == (Channel("L"), Channel("R"))
+    assert sp.n_diffuse == 2
+    irs, delays = sp.responses(unit_vectors([0, 90, -135], [0, 10, -60]))
+    assert irs.shape == (3, 2, hrtf.min_phase.shape[-1]) and irs.dtype == np.float64
+    assert delays.shape == (3, 2) and np.all(delays >= 0)
+    # a left source is louder at the left ear
+    assert np.sum(irs[1, 0] ** 2) > 4 * np.sum(irs[1, 1] ** 2)
+
+
+# -- files ---------------------------------------------------------------------------------
+def test_loading_is_cached():
+    assert load_hrtf("default", FS) is load_hrtf(DEFAULT_HRTF, FS)
+
+
+def test_cartesian_source_positions(tmp_path, hrtf):
+    import sofar
+
+    sofa = sofar.read_sofa(str(DEFAULT_HRTF), verbose=False)
+    pos = sofa.SourcePosition
+    sofa.SourcePosition = 1.4 * unit_vectors(pos[:, 0], pos[:, 1])
+    sofa.SourcePosition_Type = "cartesian"
+    sofa.SourcePosition_Units = "metre"
+    sofar.write_sofa(str(tmp_path / "cart.sofa"), sofa)
+    other = load_hrtf(tmp_path / "cart.sofa", FS)
+    assert np.allclose(other.directions, hrtf.directions, atol=1e-12)
+
+
+def _assert_names_file(err, path):
+    assert str(path) in str(err.value) and "cannot read HRTF file" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_corrupt_file_is_a_scene_error(tmp_path):
+    bad = tmp_path / "x.sofa"
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(SceneError) as err:
+        load_hrtf(bad, FS)
+    _assert_names_file(err, bad)
+
+
+def test_missing_file_is_a_scene_error(tmp_path):
+    with pytest.raises(SceneError) as err:
+        load_hrtf(tmp_path / "nowhere.sofa", FS)
+    _assert_names_file(err, tmp_path / "nowhere.sofa")
+
+
+def test_wrong_convention_receivers_and_nan_are_scene_errors(tmp_path):
+    import sofar
+
+    sofar.write_sofa(str(tmp_path / "fir.sofa"), sofar.Sofa("GeneralFIR"))
+    sofa = sofar.read_sofa(str(DEFAULT_HRTF), verbose=False)
+    ir = sofa.Data_IR
+    sofa.Data_IR = np.concatenate([ir, ir[:, :1]], axis=1)
+    sofa.ReceiverPosition = np.zeros((3, 3, 1))
+    sofa.Data_Delay = np.zeros((1, 3))
+    sofar.write_sofa(str(tmp_path / "three.sofa"), sofa)
+    sofa = sofar.read_sofa(str(DEFAULT_HRTF), verbose=False)
+    sofa.Data_IR = np.where(np.arange(ir.shape[-1]) == 100, np.nan, ir)
+    sofar.write_sofa(str(tmp_path / "nan.sofa"), sofa)
+    for name, words in (("fir.sofa", "GeneralFIR"), ("three.sofa", "3 receivers"),
+                        ("nan.sofa", "non-finite")):
+        with pytest.raises(SceneError) as err:
+            load_hrtf(tmp_path / name, FS)
+        _assert_names_file(err, tmp_path / name)
+        assert words in str(err.value)
