@@ -1,0 +1,101 @@
+"""The statistical late tail: band-wise exponentially decaying noise, calibrated.
+
+Model (statistical room acoustics, diffuse field): after the crossover the
+reflections arriving at an omnidirectional receiver are dense and random. In a
+room of volume V, reflections arrive at a rate 4 pi c^3 t^2 / V (per second, t
+after emission), each with the energy 1 / (c t)^2 of a path of length c t
+relative to a direct sound at 1 m. Their product, the expected energy density
+of the impulse response, is independent of t before absorption::
+
+    E[h^2](t) dt = 4 pi c / V * exp(-13.8 t / T60_b) dt      (per second)
+
+so per sample E[h^2] = 4 pi c / (V fs) * exp(-13.8 t / T60_b) in band b, on a
+scale where the direct sound from 1 m has unit energy (as in the early
+filters: amplitude 1/r). Integrated from t = 0 this gives the classic
+reverberant-to-direct(1 m) energy ratio 16 pi / A (A: Sabine absorption area).
+Random reflections with a flat spectrum are white noise, so each tail is white
+Gaussian noise of that variance, split into the seven octave bands
+(:func:`spatial.bands.split`, perfect reconstruction), each band multiplied by
+its own envelope, and summed; when every band has the same T60 the split is
+skipped (identical result up to rounding). The bank's bands overlap their
+neighbours by half an octave, so the decay is interpolated smoothly across
+frequency and a band much shorter than its neighbours measures a little longer
+than its own T60 (e.g. 0.4 s between 0.6 s and 0.2 s measures ~0.48 s in an
+octave-band T30); with realistic, smooth T60 spectra the error is a few per cent.
+
+Time 0 is the emission time. The tail is 0 before crossover_s - fade_s, fades
+in with sin(pi/2 u) over [crossover_s - fade_s, crossover_s] (the early images
+fade out with the complementary cos, so the crossover is power-preserving),
+and lasts until the slowest band is 70 dB below its level at the crossover,
+then a 10 ms cosine fade-out (nothing audible is truncated).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from spatial.bands import N_BANDS, split
+from spatial.geometry import SPEED_OF_SOUND
+
+DECAY_DB = 70.0  # tail length: the slowest band decays this far after the crossover
+FADE_OUT_S = 0.01
+LN_1E6 = 6.0 * np.log(10.0)  # 13.8155..., 60 dB of energy in nepers
+
+
+def diffuse_energy_per_sample(volume_m3: float, fs: int) -> float:
+    """E[h^2] per sample at t = 0 of the decay, relative to a direct sound at 1 m."""
+    return 4.0 * np.pi * SPEED_OF_SOUND / (float(volume_m3) * float(fs))
+
+
+def tail_length(rt60_bands, fs: int, crossover_s: float) -> int:
+    """Samples from emission to the end of the tail (70 dB after the crossover + fade)."""
+    t_end = crossover_s + DECAY_DB / 60.0 * float(np.max(rt60_bands)) + FADE_OUT_S
+    return int(np.ceil(t_end * fs)) + 1
+
+
+def crossover_fade(t_s: np.ndarray, crossover_s: float, fade_s: float) -> np.ndarray:
+    """Amplitude of the tail's fade-in at times t_s (s): 0, sin ramp, 1. Same shape as t_s.
+
+    The early images use the complement sqrt(1 - fade^2) = cos of the same ramp.
+    """
+    t_s = np.asarray(t_s, float)
+    if fade_s <= 0:
+        return (t_s >= crossover_s).astype(float)
+    u = np.clip((t_s - (crossover_s - fade_s)) / fade_s, 0.0, 1.0)
+    return np.sin(0.5 * np.pi * u)
+
+
+def envelopes(rt60_bands, volume_m3: float, fs: int, crossover_s: float, fade_s: float,
+              length: int, gain_db: float = 0.0) -> np.ndarray:
+    """Amplitude envelopes (7, length) of the tail: sqrt(E[h^2]) x crossover fade x fade-out."""
+    rt60 = np.asarray(rt60_bands, float).reshape(N_BANDS)
+    t = np.arange(length) / fs
+    level = np.sqrt(diffuse_energy_per_sample(volume_m3, fs)) * 10.0 ** (gain_db / 20.0)
+    # amplitude decays at half the energy rate: exp(-6.91 t / T60)
+    env = level * np.exp(-0.5 * LN_1E6 * t[None, :] / rt60[:, None])
+    shape = crossover_fade(t, crossover_s, fade_s)
+    n_out = min(int(round(FADE_OUT_S * fs)), length)
+    if n_out > 0:
+        shape[length - n_out:] *= 0.5 * (1.0 + np.cos(np.pi * (np.arange(n_out) + 1) / n_out))
+    return env * shape[None, :]
+
+
+def late_noises(n: int, rt60_bands, volume_m3: float, fs: int, crossover_s: float,
+                fade_s: float, rng: np.random.Generator, gain_db: float = 0.0) -> np.ndarray:
+    """n independent calibrated tails, (n, L) float64, time 0 = emission.
+
+    rt60_bands: (7,) T60 per band, seconds. volume_m3: room volume. fs: Hz.
+    crossover_s, fade_s: the tail is 0 before crossover_s - fade_s and fully on
+    from crossover_s. rng: numpy Generator (the only source of randomness).
+    gain_db: level trim (room.tail_gain_db). L = :func:`tail_length`.
+    """
+    rt60 = np.asarray(rt60_bands, float).reshape(N_BANDS)
+    length = tail_length(rt60, fs, crossover_s)
+    env = envelopes(rt60, volume_m3, fs, crossover_s, fade_s, length, gain_db)
+    noise = rng.standard_normal((int(n), length))
+    if np.all(rt60 == rt60[0]):
+        return noise * env[0]
+    first = max(int(np.floor((crossover_s - fade_s) * fs)) - 1024, 0)  # filters' reach
+    out = np.zeros((int(n), length))
+    bands = split(noise[:, first:], fs)  # (7, n, L - first)
+    out[:, first:] = np.einsum("bnl,bl->nl", bands, env[:, first:])
+    return out
