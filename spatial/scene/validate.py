@@ -1,0 +1,359 @@
+"""Check a merged scene tree (:class:`~spatial.scene.yamlnodes.Node`) key by key
+and build the frozen :class:`~spatial.scene.model.Scene`.
+
+Every problem is collected (file, 1-based line, key path) and raised together
+as one SceneError by the caller, so a sound designer fixes a file in one pass.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from spatial.errors import Problem, SceneError
+from spatial.scene.model import (DECAY_FORMULAS, FACES, ROLES, ROOM_MODELS, Listener, Output,
+                                 Room, Scene, Source, Speaker)
+from spatial.scene.yamlnodes import Checker, Node, closest, locations, show
+
+FORMATS = ("binaural", "mono", "stereo", "5.1", "7.1", "5.1.4", "7.1.4", "foa", "hoa2", "hoa3",
+           "custom")
+TOP_KEYS = ("sample_rate", "duration", "seed", "extends", "room", "listener", "sources", "output")
+ROOM_KEYS = ("preset", "dimensions", "rt60", "materials", "air_absorption", "model", "decay",
+             "max_order", "crossover", "tail_gain_db", "scattering")
+SURFACE_KEYS = ("walls",) + FACES
+WALL_FACES = ("west", "east", "south", "north")
+LISTENER_KEYS = ("position", "yaw")
+SOURCE_KEYS = ("name", "role", "file", "position", "gain_db", "start", "diegetic")
+OUTPUT_KEYS = ("format", "hrtf", "speakers", "lfe")
+SPEAKER_KEYS = ("name", "azimuth", "elevation")
+SAMPLE_RATE_RANGE = (8000, 192000)
+AIR_ABSORPTION_VOLUME_M3 = 100.0  # default: air absorption on in rooms larger than this
+MIN_SOURCE_DISTANCE_M = 0.01
+AXES = "xyz"
+
+
+# -- sections ----------------------------------------------------------------------------
+
+def _room(ck: Checker, node: Node, complete: bool = True) -> Room | None:
+    """The room; None if it has problems. complete=False: keys may be missing
+    because the preset could not be read (that is reported already)."""
+    m = ck.mapping(node, "room", ROOM_KEYS, required=("dimensions",) if complete else ())
+    if m is None:
+        return None
+    ok = True
+
+    def get(key, fn, *args, **kw):
+        nonlocal ok
+        if key not in m:
+            return None
+        value = fn(m[key], f"room.{key}", *args, **kw)
+        ok = ok and value is not None
+        return value
+
+    dims = get("dimensions", ck.vector3, "[x, y, z] in metres", positive=True, unit="m")
+    preset = m["preset"].value if "preset" in m else None  # checked by the loader
+    rt60 = get("rt60", ck.number, positive=True, unit="s")
+    absorption = _materials(ck, m["materials"]) if "materials" in m else None
+    ok = ok and ("materials" not in m or absorption is not None)
+    if "rt60" not in m and "materials" not in m and complete:
+        ck.add(node, "room", "give rt60 or materials (or a preset that has them); "
+                             "omit room altogether for free field")
+        ok = False
+    air = get("air_absorption", ck.boolean)
+    model = get("model", ck.choice, ROOM_MODELS, "room model")
+    decay = get("decay", ck.choice, DECAY_FORMULAS, "decay formula")
+    max_order = get("max_order", ck.number, integer=True, nonnegative=True)
+    crossover = get("crossover", ck.number, positive=True, unit="s")
+    tail = get("tail_gain_db", ck.number, unit="dB")
+    scattering = get("scattering", ck.number, low=0.0, high=1.0)
+    if not ok or dims is None:
+        return None
+    volume = dims[0] * dims[1] * dims[2]
+    kw = dict(air_absorption=volume > AIR_ABSORPTION_VOLUME_M3 if air is None else air)
+    for name, value in (("model", model), ("decay_formula", decay), ("max_order", max_order),
+                        ("crossover_s", crossover), ("tail_gain_db", tail),
+                        ("scattering", scattering)):
+        if value is not None:
+            kw[name] = value
+    return Room(dimensions_m=dims, rt60_s=rt60, absorption=absorption, preset=preset, **kw)
+
+
+def _materials(ck: Checker, node: Node) -> dict | None:
+    from spatial.room.materials import resolve_absorption
+
+    m = ck.mapping(node, "room.materials", SURFACE_KEYS)
+    if m is None:
+        return None
+    per_surface, ok = {}, True
+    for key, value in m.items():
+        if key not in SURFACE_KEYS:
+            ok = False
+            continue
+        try:
+            per_surface[key] = resolve_absorption(value.plain())
+        except SceneError as err:
+            ok = False
+            for p in err.problems:
+                ck.add(value, f"room.materials.{key}", p.message)
+    faces = {}
+    for face in FACES:
+        if face in per_surface:
+            faces[face] = per_surface[face]
+        elif face in WALL_FACES and "walls" in per_surface:
+            faces[face] = per_surface["walls"]
+    missing = [f for f in FACES if f not in faces and not (
+        f in m or (f in WALL_FACES and "walls" in m))]
+    if missing:
+        ck.add(node, "room.materials", f"no material for {', '.join(missing)}: give "
+                                       "walls, floor and ceiling (or every face)")
+        ok = False
+    return faces if ok else None
+
+
+def _listener(ck: Checker, node: Node) -> Listener | None:
+    m = ck.mapping(node, "listener", LISTENER_KEYS, required=("position",))
+    if m is None:
+        return None
+    pos = ck.vector3(m["position"], "listener.position") if "position" in m else None
+    yaw = ck.number(m["yaw"], "listener.yaw", unit="degrees") if "yaw" in m else 0.0
+    return None if pos is None or yaw is None else Listener(pos, yaw)
+
+
+def _sources(ck: Checker, node: Node) -> list[Source | None] | None:
+    if not node.is_list:
+        ck.add(node, "sources", f"expected a list of sources (lines starting with '- '), "
+                                f"got {show(node.value)}")
+        return None
+    if not node.value:
+        ck.add(node, "sources", "the scene has no sources: give at least one")
+        return None
+    names: dict[str, int] = {}
+    out = []
+    for i, item in enumerate(node.value):
+        out.append(_source(ck, item, i, names))
+    return out
+
+
+def _suggests(m: dict, known, key: str) -> bool:
+    """Whether an unknown key of m is a likely misspelling of `key` (reported already)."""
+    return any(k not in known and closest(k, known) == key for k in m)
+
+
+def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
+    path = f"sources[{index}]"
+    m = ck.mapping(node, path, SOURCE_KEYS, required=("name", "file"))
+    if m is None:
+        return None
+    ok = True
+
+    def get(key, fn, *args, **kw):
+        nonlocal ok
+        if key not in m:
+            return None
+        value = fn(m[key], f"{path}.{key}", *args, **kw)
+        ok = ok and value is not None
+        return value
+
+    name = get("name", ck.text)
+    if name is not None:
+        if name in names:
+            ck.add(m["name"], f"{path}.name", f"duplicate source name '{name}' (also "
+                                               f"sources[{names[name]}]): names must be unique")
+            ok = False
+        else:
+            names[name] = index
+    role = get("role", ck.choice, ROLES, "role")
+    diegetic = get("diegetic", ck.boolean)
+    position = get("position", ck.vector3, "[x, y, z] in metres")
+    if "position" not in m and diegetic is not False:
+        ok = False
+        if not _suggests(m, SOURCE_KEYS, "position"):
+            ck.add(node, f"{path}.position", "required key is missing (a source placed in "
+                                              "the room needs one; beds have diegetic: false)")
+    gain = get("gain_db", ck.number, unit="dB")
+    start = get("start", ck.number, nonnegative=True, unit="s")
+    file = _audio_file(ck, m["file"], f"{path}.file") if "file" in m else None
+    if not ok or file is None:
+        return None
+    kw = {k: v for k, v in (("role", role), ("gain_db", gain), ("start_s", start),
+                            ("diegetic", diegetic)) if v is not None}
+    return Source(name=name, file=file, position_m=position, **kw)
+
+
+def _audio_file(ck: Checker, node: Node, key: str) -> Path | None:
+    p = ck.existing_file(node, key, "audio file")
+    if p is None or not p.is_file():
+        return None
+    try:
+        import soundfile
+
+        soundfile.info(str(p))
+    except Exception as err:  # noqa: BLE001 - libsndfile's errors have no common type
+        reason = str(err).splitlines()[-1] if str(err) else type(err).__name__
+        ck.add(node, key, f"cannot read audio file {p}: {reason} (use WAV, FLAC, AIFF or OGG)")
+        return None
+    return p
+
+
+def _output(ck: Checker, node: Node) -> Output | None:
+    m = ck.mapping(node, "output", OUTPUT_KEYS)
+    if m is None:
+        return None
+    ok = True
+    fmt = "binaural"
+    if "format" in m:
+        fmt = ck.choice(m["format"], "output.format", FORMATS, "output format")
+        ok = fmt is not None
+    hrtf = "default"
+    if "hrtf" in m:
+        if m["hrtf"].value == "default":
+            pass
+        else:
+            p = ck.existing_file(m["hrtf"], "output.hrtf", "HRTF (SOFA) file")
+            ok = ok and p is not None and p.is_file()
+            hrtf = str(p)
+    speakers = _speakers(ck, m["speakers"]) if "speakers" in m else None
+    ok = ok and ("speakers" not in m or speakers is not None)
+    if fmt == "custom" and "speakers" not in m:
+        ck.add(node, "output.speakers", "format custom needs speakers: a list of "
+                                        "{name, azimuth, elevation}")
+        ok = False
+    lfe = _lfe(ck, m["lfe"]) if "lfe" in m else ()
+    ok = ok and lfe is not None
+    if not ok:
+        return None
+    return Output(format=fmt, hrtf=hrtf, speakers=speakers if fmt == "custom" else None,
+                  lfe_roles=lfe)
+
+
+def _speakers(ck: Checker, node: Node) -> tuple[Speaker, ...] | None:
+    if not node.is_list or not node.value:
+        ck.add(node, "output.speakers", "expected a list of speakers {name, azimuth, "
+                                        f"elevation}}, got {show(node.value)}")
+        return None
+    out, names, ok = [], set(), True
+    for i, item in enumerate(node.value):
+        path = f"output.speakers[{i}]"
+        m = ck.mapping(item, path, SPEAKER_KEYS, required=("name", "azimuth"))
+        if m is None:
+            ok = False
+            continue
+        name = ck.text(m["name"], f"{path}.name") if "name" in m else None
+        if name is not None and name in names:
+            ck.add(m["name"], f"{path}.name", f"duplicate speaker name '{name}'")
+            name = None
+        names.add(name)
+        az = ck.number(m["azimuth"], f"{path}.azimuth", unit="degrees") if "azimuth" in m else None
+        el = (ck.number(m["elevation"], f"{path}.elevation", low=-90, high=90, unit="degrees")
+              if "elevation" in m else 0.0)
+        if None in (name, az, el):
+            ok = False
+        else:
+            out.append(Speaker(name, az, el))
+    return tuple(out) if ok else None
+
+
+def _lfe(ck: Checker, node: Node) -> tuple[str, ...] | None:
+    items = node.value if node.is_list else [node]
+    if node.value is None or (not node.is_list and not isinstance(node.value, str)):
+        ck.add(node, "output.lfe", f"expected a list of roles, got {show(node.value)}")
+        return None
+    roles = [ck.choice(item, f"output.lfe[{i}]" if node.is_list else "output.lfe", ROLES, "role")
+             for i, item in enumerate(items)]
+    return None if None in roles else tuple(dict.fromkeys(roles))
+
+
+# -- geometry ----------------------------------------------------------------------------
+
+def geometry_problems(room: Room | None, listener: Listener | None, sources, where) -> list:
+    """Listener and diegetic sources strictly inside the room, no source on the listener.
+
+    sources: (index, Source) pairs; where(key) -> file/line/key keyword arguments.
+    """
+    problems = []
+    dims = room.dimensions_m if room is not None else None
+    size = "" if dims is None else " x ".join(f"{d:g}" for d in dims) + " m"
+
+    def inside(point, who, key):
+        if dims is None or point is None:
+            return
+        bad = [f"{AXES[i]} = {p:g} m is not between 0 and {d:g} m"
+               for i, (p, d) in enumerate(zip(point, dims)) if not 0.0 < p < d]
+        if bad:
+            problems.append(Problem(f"{who} is outside the room: {'; '.join(bad)} "
+                                    f"(room {size}; positions must be strictly inside)",
+                                    **where(key)))
+
+    lpos = listener.position_m if listener is not None else None
+    if lpos is not None and not all(math.isfinite(v) for v in lpos):
+        problems.append(Problem(f"listener position must be finite, got {lpos}",
+                                **where("listener.position")))
+        lpos = None
+    inside(lpos, "the listener", "listener.position")
+    for i, s in sources:
+        key = f"sources[{i}].position"
+        if not s.diegetic:
+            continue
+        if s.position_m is None:
+            problems.append(Problem(f"source '{s.name}' has no position (only beds with "
+                                    "diegetic: false may omit it)", **where(key)))
+            continue
+        if not all(math.isfinite(v) for v in s.position_m):
+            problems.append(Problem(f"source '{s.name}' position must be finite, got "
+                                    f"{s.position_m}", **where(key)))
+            continue
+        inside(s.position_m, f"source '{s.name}'", key)
+        if lpos is not None:
+            d = math.dist(s.position_m, lpos)
+            if d < MIN_SOURCE_DISTANCE_M:
+                problems.append(Problem(
+                    f"source '{s.name}' is at the listener position ({d * 100:.2g} cm away; "
+                    f"keep it at least {MIN_SOURCE_DISTANCE_M * 100:g} cm from the listener)",
+                    **where(key)))
+    return problems
+
+
+# -- the whole scene ---------------------------------------------------------------------
+
+def build(root: Node, problems: list[Problem], path: Path | None,
+          room_complete: bool = True, complete: bool = True) -> Scene | None:
+    """Validate the merged tree; returns the Scene, or None if problems were found.
+    room_complete=False: the room's preset (or base) failed, do not ask for its keys;
+    complete=False: the base scene failed, do not ask for required keys at all."""
+    ck = Checker(problems)
+    n_before = len(problems)
+    m = ck.mapping(root, "", TOP_KEYS, required=("listener", "sources") if complete else ())
+    if m is None:
+        return None
+    kw = {}
+    if "sample_rate" in m:
+        kw["sample_rate"] = ck.number(m["sample_rate"], "sample_rate", integer=True,
+                                      positive=True, unit="Hz")
+        if kw["sample_rate"] is not None and not (
+                SAMPLE_RATE_RANGE[0] <= kw["sample_rate"] <= SAMPLE_RATE_RANGE[1]):
+            ck.add(m["sample_rate"], "sample_rate", "must be between 8000 and 192000 Hz, got "
+                                                    f"{kw['sample_rate']}")
+    if "duration" in m:
+        kw["duration_s"] = ck.number(m["duration"], "duration", positive=True, unit="s")
+    if "seed" in m:
+        kw["seed"] = ck.number(m["seed"], "seed", integer=True, nonnegative=True)
+    room = None
+    if "room" in m:
+        room = _room(ck, m["room"], room_complete)
+    listener = _listener(ck, m["listener"]) if "listener" in m else None
+    sources = _sources(ck, m["sources"]) if "sources" in m else None
+    output = _output(ck, m["output"]) if "output" in m else Output()
+    placed = [(i, s) for i, s in enumerate(sources or []) if s is not None]
+    locs = locations(root)
+    default_file = str(path) if path is not None else root.file
+
+    def where(key):
+        file, line = locs.get(key, (default_file, None))
+        return {"file": file, "line": line, "key": key}
+
+    if "room" not in m or room is not None:
+        problems.extend(geometry_problems(room, listener, placed, where))
+    if (len(problems) > n_before or any(v is None for v in kw.values()) or listener is None
+            or not sources or None in sources or output is None):
+        return None
+    return Scene(listener=listener, sources=tuple(sources), output=output, room=room,
+                 path=path, locations=locs, **kw)
