@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from spatial import audio
+from spatial.engine.kernels import scatter_images
+from spatial.engine.reference import FRACTIONAL_TAPS
 from spatial.errors import Problem, SceneError
 from spatial.filters.base import Channel
 from spatial.geometry import unit_vectors
@@ -145,11 +147,12 @@ def bed_filters(index: int, source: Source, n_channels: int, spatialiser, scene:
         else:  # a head-locked virtual speaker at the channel's nominal direction
             irs, delays = spatialiser.responses(unit_vectors(ch.azimuth_deg, ch.elevation_deg))
             fs = scene.sample_rate
-            from spatial.engine.kernels import scatter_images
 
-            length = int(np.ceil(delays.max() * fs)) + irs.shape[2] + 40
+            # a fixed pre-delay keeps the fractional-delay taps inside the filter
+            pre = FRACTIONAL_TAPS // 2
+            length = pre + int(np.ceil(delays.max() * fs)) + irs.shape[2] + FRACTIONAL_TAPS
             f = np.zeros((len(out_names), length))
-            scatter_images(f, irs, delays * fs, np.ones(1))
+            scatter_images(f, irs, pre + delays * fs, np.ones(1))
             filt = np.zeros((len(out_names) + 1, length))
             filt[:-1] = f
         filters.append(filt)

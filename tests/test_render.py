@@ -33,7 +33,7 @@ def broadband_itd(left: np.ndarray, right: np.ndarray, fs: int) -> float:
 
 @pytest.fixture(scope="module")
 def noise(tmp_path_factory):
-    return noise_file(tmp_path_factory.mktemp("src") / "noise.flac", seconds=1.0)
+    return noise_file(tmp_path_factory.mktemp("src") / "noise.wav", seconds=1.0)
 
 
 @pytest.mark.parametrize("azimuth", [30, 60, 90, -30, -60, -90])

@@ -33,14 +33,16 @@ ranges 30..45 and 100..135 degrees azimuth), not U+-045.
 WAVE_FORMAT_EXTENSIBLE channel masks (:func:`channel_mask`): stereo 0x3,
 5.1 0x60F (FL FR FC LFE SL SR: the +-110 surrounds are labelled *side*, as
 ffmpeg's "5.1" and Microsoft's 5POINT1_SURROUND; 0x3F "5.1(back)" would label them
-back), 7.1 0x63F, 5.1.4 0x2D60F, 7.1.4 0x2D63F; None for ambisonics, custom,
-mono and binaural. A WAVE file holds its channels in ascending mask-bit order
-(FL FR FC LFE BL BR SL SR TFL TFR TBL TBR). That matches our order for stereo,
-5.1 and 5.1.4 (L R C LFE Ls Rs Ltf Rtf Ltr Rtr = FL FR FC LFE SL SR TFL TFR TBL
-TBR). It does NOT for 7.1 and 7.1.4: the mask's order puts BL BR (Lrs Rrs, 135)
-before SL SR (Lss Rss, 90), while ours (BS.2051 / SMPTE order) has Lss Rss first,
-so a mask-aware player swaps side and rear surrounds. Kept as specified;
-see :data:`MASK_ORDER_CAVEAT`.
+back), 5.1.4 0x2D60F; 0 (no speaker labels) for 7.1 and 7.1.4; None for
+ambisonics, custom, mono and binaural. A WAVE file holds its channels in
+ascending mask-bit order (FL FR FC LFE BL BR SL SR TFL TFR TBL TBR). That
+matches our order for stereo, 5.1 and 5.1.4 (L R C LFE Ls Rs Ltf Rtf Ltr Rtr =
+FL FR FC LFE SL SR TFL TFR TBL TBR). No mask can describe the contract order of
+7.1 and 7.1.4 (L R C LFE Lss Rss Lrs Rrs ..., BS.2051 / SMPTE order): the mask's
+order puts BL BR (135 degrees) before SL SR (90 degrees), so a mask of 0x63F
+would make a mask-aware player swap the side and rear surrounds. Those files
+therefore carry mask 0 (channels present, positions unlabelled) and the order
+documented in scenes/README.md, rather than labels that would be wrong.
 """
 from __future__ import annotations
 
@@ -60,7 +62,7 @@ SPEAKER_FORMATS = ("stereo", "5.1", "7.1", "5.1.4", "7.1.4")
 AMBISONIC_FORMATS = ("foa", "hoa2", "hoa3")
 FORMATS = ("binaural", "mono") + SPEAKER_FORMATS + AMBISONIC_FORMATS + ("custom",)
 MIN_SEPARATION_DEG = 1.0  # custom speakers closer than this count as one position
-MASK_ORDER_CAVEAT = ("7.1", "7.1.4")  # formats whose file order differs from the mask's
+UNLABELLED = ("7.1", "7.1.4")  # formats whose order no WAVE mask can describe: mask 0
 
 # WAVE_FORMAT_EXTENSIBLE speaker bits, in the file's canonical (ascending) order
 SPEAKER_BITS = {

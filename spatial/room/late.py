@@ -16,8 +16,8 @@ reverberant-to-direct(1 m) energy ratio 16 pi / A (A: Sabine absorption area).
 Random reflections with a flat spectrum are white noise, so each tail is white
 Gaussian noise of that variance, split into the seven octave bands
 (:func:`spatial.bands.split`, perfect reconstruction), each band multiplied by
-its own envelope, and summed; when every band has the same T60 the split is
-skipped (identical result up to rounding). The bank's bands overlap their
+its own envelope, and summed; each band's short-term energy is flattened first
+(:func:`_flatten`) so the decay curve follows the target closely. The bank's bands overlap their
 neighbours by half an octave, so the decay is interpolated smoothly across
 frequency and a band much shorter than its neighbours measures a little longer
 than its own T60 (e.g. 0.4 s between 0.6 s and 0.2 s measures ~0.48 s in an
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spatial.bands import N_BANDS, split
+from spatial.bands import BANDS_HZ, N_BANDS, split
 from spatial.geometry import SPEED_OF_SOUND
 
 DECAY_DB = 70.0  # tail length: the slowest band decays this far after the crossover
@@ -79,6 +79,49 @@ def envelopes(rt60_bands, volume_m3: float, fs: int, crossover_s: float, fade_s:
     return env * shape[None, :]
 
 
+def _flatten(bands: np.ndarray, fs: int) -> np.ndarray:
+    """Make each band's short-term energy constant: (7, n, L) -> (7, n, L).
+
+    Gaussian noise has a randomly fluctuating short-term energy; under an
+    exponential envelope that fluctuation makes the decay curve (and so the
+    measured T30 of a short tail) vary by several per cent from seed to seed. Each
+    band is divided by its RMS over a window of 8 periods (at least 5 ms) and
+    scaled back to its long-term RMS, so the energy decay follows the target
+    while the fine structure stays random and the spectrum stays white.
+    """
+    from scipy.ndimage import uniform_filter1d
+
+    out = np.empty_like(bands)
+    for b, fc in enumerate(BANDS_HZ):
+        width = max(int(max(0.005, 8.0 / fc) * fs), 1)
+        power = uniform_filter1d(bands[b] ** 2, width, axis=-1, mode="reflect")
+        overall = np.sqrt(np.mean(bands[b] ** 2, axis=-1, keepdims=True))
+        out[b] = bands[b] * overall / np.sqrt(np.maximum(power, 1e-30))
+    return out
+
+
+def decay(signals: np.ndarray, rt60_bands, volume_m3: float, fs: int, crossover_s: float,
+          fade_s: float, gain_db: float = 0.0) -> np.ndarray:
+    """Give stationary noise the room's decay: (n, L) -> (n, L), time 0 = emission.
+
+    signals: stationary noise per channel, already shaped by the output format
+    (its long-term spectrum and inter-channel coherence are kept). Each channel
+    is split into the octave bands, each band's short-term energy is flattened
+    (:func:`_flatten`) and multiplied by its envelope (:func:`envelopes`), and the
+    bands are summed. Applying the decay last, per output channel, makes every
+    channel's energy decay follow the target, whatever mixing made the channels.
+    """
+    signals = np.atleast_2d(np.asarray(signals, float))
+    rt60 = np.asarray(rt60_bands, float).reshape(N_BANDS)
+    length = signals.shape[1]
+    env = envelopes(rt60, volume_m3, fs, crossover_s, fade_s, length, gain_db)
+    first = max(int(np.floor((crossover_s - fade_s) * fs)) - 1024, 0)  # filters' reach
+    out = np.zeros_like(signals)
+    bands = _flatten(split(signals[:, first:], fs), fs)  # (7, n, L - first)
+    out[:, first:] = np.einsum("bnl,bl->nl", bands, env[:, first:])
+    return out
+
+
 def late_noises(n: int, rt60_bands, volume_m3: float, fs: int, crossover_s: float,
                 fade_s: float, rng: np.random.Generator, gain_db: float = 0.0) -> np.ndarray:
     """n independent calibrated tails, (n, L) float64, time 0 = emission.
@@ -88,14 +131,6 @@ def late_noises(n: int, rt60_bands, volume_m3: float, fs: int, crossover_s: floa
     from crossover_s. rng: numpy Generator (the only source of randomness).
     gain_db: level trim (room.tail_gain_db). L = :func:`tail_length`.
     """
-    rt60 = np.asarray(rt60_bands, float).reshape(N_BANDS)
-    length = tail_length(rt60, fs, crossover_s)
-    env = envelopes(rt60, volume_m3, fs, crossover_s, fade_s, length, gain_db)
+    length = tail_length(np.asarray(rt60_bands, float).reshape(N_BANDS), fs, crossover_s)
     noise = rng.standard_normal((int(n), length))
-    if np.all(rt60 == rt60[0]):
-        return noise * env[0]
-    first = max(int(np.floor((crossover_s - fade_s) * fs)) - 1024, 0)  # filters' reach
-    out = np.zeros((int(n), length))
-    bands = split(noise[:, first:], fs)  # (7, n, L - first)
-    out[:, first:] = np.einsum("bnl,bl->nl", bands, env[:, first:])
-    return out
+    return decay(noise, rt60_bands, volume_m3, fs, crossover_s, fade_s, gain_db)

@@ -49,7 +49,7 @@ from spatial.bands import N_BANDS, combine
 from spatial.geometry import SPEED_OF_SOUND, world_to_listener
 from spatial.room.decay import air_absorption_coeffs, band_rt60
 from spatial.room.image_sources import Reflections, image_sources
-from spatial.room.late import crossover_fade, late_noises
+from spatial.room.late import crossover_fade, decay, tail_length
 
 try:
     from spatial.engine.kernels import scatter_images
@@ -174,9 +174,11 @@ def tail_filter(room, spatialiser, fs: int, rng: np.random.Generator,
     (source_m, listener_m) for the ray-traced decay (room.model "ray-tracing").
     """
     rt60 = band_rt60(room, fs, positions)
-    noises = late_noises(spatialiser.n_diffuse, rt60, room.volume_m3, fs, room.crossover_s,
-                         fade_length(room), rng, gain_db=room.tail_gain_db)
-    return np.asarray(spatialiser.diffuse(noises), dtype=np.float64)
+    # stationary noise through the format's diffuse shaping, then the decay per channel
+    length = tail_length(rt60, fs, room.crossover_s)
+    shaped = spatialiser.diffuse(rng.standard_normal((spatialiser.n_diffuse, length)))
+    return decay(np.asarray(shaped, dtype=np.float64), rt60, room.volume_m3, fs,
+                 room.crossover_s, fade_length(room), gain_db=room.tail_gain_db)
 
 
 def impulse_response(room, source_pos, listener_pos, listener_yaw_deg: float, spatialiser,
