@@ -69,20 +69,15 @@ def relocate(err: SceneError, scene: Scene, default_key: str) -> SceneError:
     return SceneError(problems)
 
 
-def _lfe_feed(fs: int, gain: float, delay_s: float, length: int) -> np.ndarray:
-    """A 4th-order 120 Hz low-pass impulse response, delayed and scaled. Shape (length,)."""
+def _lfe_feed(fs: int, gain: float, delay_s: float) -> np.ndarray:
+    """A 4th-order 120 Hz low-pass impulse response (100 ms), delayed and scaled. (n,)"""
     from scipy import signal
 
     sos = signal.butter(4, LFE_CUTOFF_HZ, fs=fs, output="sos")
-    ir_len = int(0.1 * fs)
-    impulse = np.zeros(ir_len)
+    impulse = np.zeros(int(0.1 * fs))
     impulse[0] = 1.0
-    ir = signal.sosfilt(sos, impulse)
-    out = np.zeros(length)
     d = int(round(delay_s * fs))
-    n = max(0, min(ir_len, length - d))
-    out[d:d + n] = gain * ir[:n]
-    return out
+    return np.concatenate([np.zeros(d), gain * signal.sosfilt(sos, impulse)])
 
 
 def _with_send(filt: np.ndarray, send_gain: float, send_delay_s: float, fs: int) -> np.ndarray:
@@ -107,9 +102,11 @@ def source_filter(scene: Scene, source: Source, spatialiser, fs: int) -> np.ndar
         dist = float(np.linalg.norm(np.subtract(source.position_m, scene.listener.position_m)))
         from spatial.geometry import SPEED_OF_SOUND
 
-        filt = filt.copy()
-        filt[names.index("LFE")] += _lfe_feed(fs, 1.0 / max(dist, 1e-3), dist / SPEED_OF_SOUND,
-                                              filt.shape[1])
+        feed = _lfe_feed(fs, 1.0 / max(dist, 1e-3), dist / SPEED_OF_SOUND)
+        grown = np.zeros((filt.shape[0], max(filt.shape[1], feed.size)))
+        grown[:, :filt.shape[1]] = filt
+        grown[names.index("LFE"), :feed.size] += feed
+        filt = grown
     if scene.room is None:
         return _with_send(filt, 0.0, 0.0, fs)
     return _with_send(filt, early.send_gain, early.send_delay_s, fs)

@@ -98,3 +98,67 @@ def test_demo_renders_to_every_format(fmt, tmp_path):
     assert wav_mask(path) == mask
     data, _ = sf.read(str(path))
     assert np.all(np.isfinite(data)) and np.abs(data).max() > 1e-4
+
+
+def bed_scene(tmp_path, channels: int, fmt: str, lfe=()):
+    from spatial.scene.model import Listener, Output, Scene, Source
+
+    rng = np.random.default_rng(channels)
+    path = tmp_path / f"bed{channels}.wav"
+    sf.write(str(path), 0.1 * rng.standard_normal((4800, channels)), 48000, subtype="FLOAT")
+    return Scene(listener=Listener((0.0, 0.0, 0.0)),
+                 sources=(Source("bed", path, None, role="music", diegetic=False),),
+                 output=Output(format=fmt, lfe_roles=tuple(lfe)), sample_rate=48000)
+
+
+def test_stereo_bed_maps_by_channel_name(tmp_path):
+    sc = bed_scene(tmp_path, 2, "5.1")
+    data, _ = sf.read(str(sc.sources[0].file))
+    result = spatial.render(sc)
+    out = result.audio.astype(float)
+    names = result.channel_names
+    np.testing.assert_allclose(out[:4800, names.index("L")], data[:, 0], atol=1e-6)
+    np.testing.assert_allclose(out[:4800, names.index("R")], data[:, 1], atol=1e-6)
+    others = [i for i, n in enumerate(names) if n not in ("L", "R")]
+    assert np.abs(out[:, others]).max() == 0.0
+
+
+def test_stereo_bed_is_head_locked_in_binaural(tmp_path):
+    from dataclasses import replace
+
+    from spatial.scene.model import Listener
+
+    sc = bed_scene(tmp_path, 2, "binaural")
+    a = spatial.render(sc).audio
+    b = spatial.render(replace(sc, listener=Listener((1.0, 2.0, 0.0), 75.0))).audio
+    np.testing.assert_array_equal(a, b)  # a bed ignores where the listener stands or looks
+    # the left bed channel is a virtual speaker on the left: louder in the left ear
+    sc_left = bed_scene(tmp_path, 2, "binaural")
+    data, _ = sf.read(str(sc_left.sources[0].file))
+    sf.write(str(sc_left.sources[0].file), np.stack([data[:, 0], 0 * data[:, 1]], 1), 48000,
+             subtype="FLOAT")
+    out = spatial.render(sc_left).audio.astype(float)
+    assert np.sum(out[:, 0] ** 2) > 2 * np.sum(out[:, 1] ** 2)
+
+
+def test_bed_with_unmappable_channel_count_fails_cleanly(tmp_path):
+    sc = bed_scene(tmp_path, 3, "5.1")
+    with pytest.raises(spatial.SceneError, match="3 channels cannot be mapped"):
+        spatial.render(sc)
+
+
+def test_lfe_feed_is_low_passed_direct_sound(noise):
+    from dataclasses import replace
+
+    from spatial.scene.model import Output
+
+    sc = scene(noise, polar(0, 2.0), fmt="5.1")
+    silent = spatial.render(sc)
+    lfe = silent.channel_names.index("LFE")
+    assert np.abs(silent.audio[:, lfe]).max() == 0.0  # silent by default
+    fed = spatial.render(replace(sc, output=Output(format="5.1", lfe_roles=("effects",))))
+    x = fed.audio[:, lfe].astype(float)
+    spectrum = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(x.size, 1 / 48000)
+    below, above = spectrum[f < 100].sum(), spectrum[f > 480].sum()
+    assert below > 0 and 10 * np.log10(above / below) < -40  # 4th order: -48 dB at 2 octaves
