@@ -46,7 +46,8 @@ def resample(data: np.ndarray, fs_in: int, fs_out: int) -> np.ndarray:
 def read_mono(path: Path, fs: int, key: str | None = None) -> np.ndarray:
     """A point source's signal: downmixed to mono (channel mean), at fs. Shape (n,)."""
     data, fs_in = _read(Path(path), key)
-    return resample(data.mean(axis=1), fs_in, fs)
+    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
+    return resample(np.ascontiguousarray(mono), fs_in, fs)
 
 
 def read_multichannel(path: Path, fs: int, key: str | None = None) -> np.ndarray:

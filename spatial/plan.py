@@ -2,8 +2,8 @@
 
 scene -> signals (read, resampled, gain, start) -> per-input filters:
 - a diegetic source: its early filter (direct path + early reflections,
-  spatialised per image; :mod:`spatial.room.rir`), plus one extra *send* row
-  feeding the shared late-reverberation stage;
+  spatialised per image; :mod:`spatial.room.rir`), plus a *send* (a gain and
+  a delay) feeding the shared late-reverberation stage;
 - a non-diegetic bed: one input per file channel, each mapped to the output
   by channel name, or placed as a head-locked virtual speaker at its nominal
   direction (no room, no send);
@@ -36,7 +36,9 @@ class PlannedInput:
     name: str
     signal: np.ndarray  # (n,) float64, gain applied
     start: int  # first sample on the scene timeline
-    filt: np.ndarray  # (C + 1, L): output channels, then the send to the shared tail
+    filt: np.ndarray  # (C, L): the input's filter for every output channel
+    send_gain: float = 0.0  # feed of the shared late tail ...
+    send_delay: int = 0  # ... and its delay in samples
 
 
 @dataclass
@@ -80,17 +82,9 @@ def _lfe_feed(fs: int, gain: float, delay_s: float) -> np.ndarray:
     return np.concatenate([np.zeros(d), gain * signal.sosfilt(sos, impulse)])
 
 
-def _with_send(filt: np.ndarray, send_gain: float, send_delay_s: float, fs: int) -> np.ndarray:
-    d = int(round(send_delay_s * fs))
-    length = max(filt.shape[1], d + 1)
-    out = np.zeros((filt.shape[0] + 1, length))
-    out[:-1, :filt.shape[1]] = filt
-    out[-1, d] = send_gain
-    return out
-
-
-def source_filter(scene: Scene, source: Source, spatialiser, fs: int) -> np.ndarray:
-    """The (C + 1, L) filter of a diegetic source: early filter rows, then its send row."""
+def source_filter(scene: Scene, source: Source, spatialiser, fs: int
+                  ) -> tuple[np.ndarray, float, int]:
+    """A diegetic source's (C, L) early filter, and its send to the tail: (gain, delay in samples)."""
     from spatial.room import rir
 
     early = rir.early_filter(scene.room, source.position_m, scene.listener.position_m,
@@ -108,13 +102,13 @@ def source_filter(scene: Scene, source: Source, spatialiser, fs: int) -> np.ndar
         grown[names.index("LFE"), :feed.size] += feed
         filt = grown
     if scene.room is None:
-        return _with_send(filt, 0.0, 0.0, fs)
-    return _with_send(filt, early.send_gain, early.send_delay_s, fs)
+        return filt, 0.0, 0
+    return filt, float(early.send_gain), int(round(early.send_delay_s * fs))
 
 
 def bed_filters(index: int, source: Source, n_channels: int, spatialiser, scene: Scene
                 ) -> list[np.ndarray]:
-    """(C + 1, 1) filters, one per channel of a non-diegetic bed file."""
+    """(C, L) filters, one per channel of a non-diegetic bed file (no send: no room)."""
     from spatial.filters.layouts import get_layout
 
     out_names = [c.name for c in spatialiser.channels]
@@ -131,7 +125,7 @@ def bed_filters(index: int, source: Source, n_channels: int, spatialiser, scene:
     speaker_output = any(c.azimuth_deg is not None for c in spatialiser.channels)
     filters = []
     for ch in bed_channels:
-        filt = np.zeros((len(out_names) + 1, 1))
+        filt = np.zeros((len(out_names), 1))
         if speaker_output and ch.name in out_names:
             filt[out_names.index(ch.name), 0] = 1.0  # exact mapping by channel name
         elif ch.name == "LFE":
@@ -140,7 +134,7 @@ def bed_filters(index: int, source: Source, n_channels: int, spatialiser, scene:
             elif out_names[0] == "ACN0":  # ambisonics: omnidirectional, W only
                 filt[0, 0] = 1.0
             else:  # no LFE speaker: power shared equally over the channels
-                filt[:-1, 0] = 1.0 / np.sqrt(len(out_names))
+                filt[:, 0] = 1.0 / np.sqrt(len(out_names))
         else:  # a head-locked virtual speaker at the channel's nominal direction
             irs, delays = spatialiser.responses(unit_vectors(ch.azimuth_deg, ch.elevation_deg))
             fs = scene.sample_rate
@@ -148,12 +142,18 @@ def bed_filters(index: int, source: Source, n_channels: int, spatialiser, scene:
             # a fixed pre-delay keeps the fractional-delay taps inside the filter
             pre = FRACTIONAL_TAPS // 2
             length = pre + int(np.ceil(delays.max() * fs)) + irs.shape[2] + FRACTIONAL_TAPS
-            f = np.zeros((len(out_names), length))
-            scatter_images(f, irs, pre + delays * fs, np.ones(1))
-            filt = np.zeros((len(out_names) + 1, length))
-            filt[:-1] = f
+            filt = np.zeros((len(out_names), length))
+            scatter_images(filt, irs, pre + delays * fs, np.ones(1))
         filters.append(filt)
     return filters
+
+
+def tail_filter(scene: Scene, spatialiser) -> np.ndarray:
+    """The scene's shared late tail, (C, L); its noise is seeded from the scene's seed."""
+    from spatial.room import rir
+
+    rng = np.random.default_rng([int(scene.seed), 0x7A11])  # the tail's own stream
+    return rir.tail_filter(scene.room, spatialiser, scene.sample_rate, rng)
 
 
 def plan(scene: Scene, spatialiser) -> RenderPlan:
@@ -166,10 +166,10 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
         try:
             if src.diegetic:
                 sig = audio.read_mono(src.file, fs, key=key)
-                filts = [(src.name, sig, source_filter(scene, src, spatialiser, fs))]
+                filts = [(src.name, sig, *source_filter(scene, src, spatialiser, fs))]
             else:
                 data = audio.read_multichannel(src.file, fs, key=key)
-                filts = [(f"{src.name}[{c}]", data[:, c], f)
+                filts = [(f"{src.name}[{c}]", data[:, c], f, 0.0, 0)
                          for c, f in enumerate(bed_filters(i, src, data.shape[1], spatialiser,
                                                            scene))]
         except SceneError as err:
@@ -177,23 +177,19 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
             continue
         gain = 10.0 ** (src.gain_db / 20.0)
         start = int(round(src.start_s * fs))
-        for name, sig, filt in filts:
-            inputs.append(PlannedInput(name, gain * sig, start, filt))
+        for name, sig, filt, send_gain, send_delay in filts:
+            inputs.append(PlannedInput(name, gain * sig, start, filt, send_gain, send_delay))
     if problems:
         raise SceneError(problems)
 
-    tail = None
-    if scene.room is not None:
-        from spatial.room import rir
-
-        rng = np.random.default_rng([int(scene.seed), 0x7A11])  # the tail's own stream
-        tail = rir.tail_filter(scene.room, spatialiser, fs, rng)
+    tail = tail_filter(scene, spatialiser) if scene.room is not None else None
 
     if scene.duration_s is not None:
         length = int(round(scene.duration_s * fs))
     else:  # end of the last source, plus the time its filters (and the room) ring out
         ring = max((p.filt.shape[1] for p in inputs), default=1) - 1
         if tail is not None:
-            ring = max(ring, tail.shape[1] - 1)
+            ring = max([ring] + [p.send_delay + tail.shape[1] - 1 for p in inputs
+                                 if p.send_gain])
         length = max((p.start + p.signal.size for p in inputs), default=0) + ring
     return RenderPlan(tuple(spatialiser.channels), inputs, tail, max(length, 0))

@@ -2,8 +2,9 @@
 
 Two stages share one block loop:
 1. every input (source or bed channel) through its own filter, all accumulated
-   per output channel in the frequency domain, plus one *send* channel;
-2. the send through the shared late-reverberation filter.
+   per output channel in the frequency domain;
+2. the send bus (each source times its send gain, delayed; summed in the time
+   domain, as it is only a gain and a delay) through the shared late tail.
 Output block b of both stages corresponds to input block b, so the stages add
 sample-aligned. Work is done block by block: later, inputs can be streamed and
 filters changed between blocks (BlockConvolver.set_filter crossfades).
@@ -18,7 +19,7 @@ import numpy as np
 
 from spatial.errors import SceneError
 from spatial.filters.base import Channel
-from spatial.plan import RenderPlan, plan, relocate, source_filter
+from spatial.plan import RenderPlan, plan, relocate, source_filter, tail_filter
 from spatial.scene.model import Scene
 
 
@@ -76,22 +77,37 @@ def _check(scene: Scene) -> None:
     check_geometry(scene)
 
 
+def _read_block(signal: np.ndarray, lo: int, row: np.ndarray, gain: float | None = None) -> None:
+    """Samples lo .. lo + len(row) of `signal` (zero outside it) into `row`: set, or added
+    times `gain`."""
+    if gain is None:
+        row[:] = 0.0
+    a, z = max(lo, 0), min(lo + row.size, signal.size)
+    if a < z:
+        if gain is None:
+            row[a - lo:z - lo] = signal[a:z]
+        else:
+            row[a - lo:z - lo] += gain * signal[a:z]
+
+
 def run_plan(p: RenderPlan, block_size: int | None = None, progress: bool = False) -> np.ndarray:
     """Convolve every planned input and the shared tail; returns (length, C) float64."""
     from spatial.engine.convolver import DEFAULT_BLOCK, BlockConvolver
 
     B = int(block_size or DEFAULT_BLOCK)
     C = p.n_channels
-    stage1 = BlockConvolver(B, C + 1)
+    stage1 = BlockConvolver(B, C)
     for inp in p.inputs:
         stage1.add_input(inp.filt)
     stage2 = None
-    if p.tail is not None:
+    senders = [inp for inp in p.inputs if inp.send_gain != 0.0]
+    if p.tail is not None and senders:
         stage2 = BlockConvolver(B, C)
         stage2.add_input(p.tail)
     n_blocks = -(-p.length // B)
     out = np.zeros((n_blocks * B, C))
     blocks = np.zeros((len(p.inputs), B))
+    send = np.zeros((1, B))
     bar = None
     if progress:
         from tqdm import tqdm
@@ -100,16 +116,13 @@ def run_plan(p: RenderPlan, block_size: int | None = None, progress: bool = Fals
     for b in range(n_blocks):
         t0 = b * B
         for i, inp in enumerate(p.inputs):
-            lo = t0 - inp.start
-            row = blocks[i]
-            row[:] = 0.0
-            a, z = max(lo, 0), min(lo + B, inp.signal.size)
-            if a < z:
-                row[a - lo:z - lo] = inp.signal[a:z]
-        y = stage1.process(blocks)
-        out[t0:t0 + B] = y[:C].T
+            _read_block(inp.signal, t0 - inp.start, blocks[i])
+        out[t0:t0 + B] = stage1.process(blocks).T
         if stage2 is not None:
-            out[t0:t0 + B] += stage2.process(y[C:C + 1]).T
+            send[:] = 0.0
+            for inp in senders:
+                _read_block(inp.signal, t0 - inp.start - inp.send_delay, send[0], inp.send_gain)
+            out[t0:t0 + B] += stage2.process(send).T
         if bar is not None:
             bar.update(1)
     if bar is not None:
@@ -145,21 +158,13 @@ def impulse_response(scene: Scene, source: str) -> Rendered:
                             file=scene.path)
     spatialiser = _spatialiser(scene)
     fs = scene.sample_rate
-    filt = source_filter(scene, src, spatialiser, fs)
-    early, send = filt[:-1], filt[-1]
-    if scene.room is None:
+    early, send_gain, send_delay = source_filter(scene, src, spatialiser, fs)
+    if scene.room is None or send_gain == 0.0:
         ir = early
     else:
-        from scipy.signal import fftconvolve
-
-        from spatial.room import rir
-
-        rng = np.random.default_rng([int(scene.seed), 0x7A11])
-        tail = rir.tail_filter(scene.room, spatialiser, fs, rng)
-        late = fftconvolve(tail, send[None, :np.flatnonzero(send).max() + 1]
-                           if np.any(send) else send[None, :1])
-        n = max(early.shape[1], late.shape[1])
+        tail = tail_filter(scene, spatialiser)
+        n = max(early.shape[1], send_delay + tail.shape[1])
         ir = np.zeros((early.shape[0], n))
         ir[:, :early.shape[1]] += early
-        ir[:, :late.shape[1]] += late
+        ir[:, send_delay:send_delay + tail.shape[1]] += send_gain * tail
     return Rendered(ir.T.astype(np.float32), fs, tuple(spatialiser.channels), scene.output.format)

@@ -18,7 +18,7 @@ import scipy.fft
 
 from spatial.engine.kernels import accumulate_partitions, crossfade_add, load_blocks
 
-DEFAULT_BLOCK = 2048  # fastest of 512 / 1024 / 2048 for 9 inputs (8 x 5000 + 1 x 72000 taps) -> 2 outputs
+DEFAULT_BLOCK = 4096  # fastest offline on 2 cores for early filters of ~50-100 ms (see RESULTS.md)
 
 _NEVER = -(1 << 62)  # "last nonzero block" of an input that has been silent so far
 
