@@ -70,6 +70,18 @@ def _set_channel_mask(path: Path, mask: int) -> None:
         f.write(struct.pack("<I", mask))
 
 
+SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile command (sndfile.h)
+
+
+def _no_peak_chunk(f) -> None:
+    """libsndfile adds a PEAK chunk to float WAV files, holding the time of writing:
+    the same render written a second later would differ. Turn it off, so the same
+    scene gives the same file, bit for bit."""
+    from soundfile import _ffi, _snd
+
+    _snd.sf_command(f._file, SFC_SET_ADD_PEAK_CHUNK, _ffi.NULL, 0)
+
+
 def write_audio(path: str | Path, audio: np.ndarray, fs: int, subtype: str | None = None,
                 channel_mask: int | None = None) -> Path:
     """Write (n, C) audio atomically. Format by extension: .wav (float32 by default) or .flac.
@@ -102,7 +114,10 @@ def write_audio(path: str | Path, audio: np.ndarray, fs: int, subtype: str | Non
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
     os.close(fd)
     try:
-        sf.write(tmp, audio, int(fs), subtype=subtype, format=major)
+        with sf.SoundFile(tmp, "w", int(fs), audio.shape[1], subtype=subtype,
+                          format=major) as f:
+            _no_peak_chunk(f)
+            f.write(audio)
         if major == "WAVEX":
             _set_channel_mask(Path(tmp), channel_mask or 0)
         os.replace(tmp, path)

@@ -2,6 +2,8 @@
 rotation equivalence, determinism. Bound to formulas, not to our own output."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from scipy import signal
@@ -99,6 +101,7 @@ def test_render_twice_is_bit_identical(noise, tmp_path):
     paths = []
     for i in range(2):
         paths.append(spatial.render(sc).write(tmp_path / f"r{i}.wav"))
+        time.sleep(1.05)  # files written in different seconds (a timestamp would differ)
     assert paths[0].read_bytes() == paths[1].read_bytes()
     out = spatial.render(sc).audio
     assert np.all(np.isfinite(out)) and np.abs(out).max() > 0
