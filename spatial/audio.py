@@ -70,6 +70,12 @@ def _set_channel_mask(path: Path, mask: int) -> None:
         f.write(struct.pack("<I", mask))
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile command (sndfile.h)
 
 
@@ -120,6 +126,7 @@ def write_audio(path: str | Path, audio: np.ndarray, fs: int, subtype: str | Non
             f.write(audio)
         if major == "WAVEX":
             _set_channel_mask(Path(tmp), channel_mask or 0)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a normal file respects umask
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)

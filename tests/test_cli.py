@@ -70,6 +70,10 @@ def test_render_validate_and_version(workdir):
     r = run("render", scene, "-o", "out.wav", cwd=workdir)
     assert r.returncode == 0, r.stderr
     assert "real time" in r.stdout and r.stderr == ""
+    mode = (workdir / "out.wav").stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask  # an ordinary file, not the temporary file's 0600
     info = sf.info(str(workdir / "out.wav"))
     assert info.channels == 2 and info.samplerate == 48000 and info.subtype == "FLOAT"
     assert abs(info.duration - 0.5) < 1e-3

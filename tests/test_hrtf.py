@@ -281,3 +281,23 @@ def test_wrong_convention_receivers_and_nan_are_scene_errors(tmp_path):
             load_hrtf(tmp_path / name, FS)
         _assert_names_file(err, tmp_path / name)
         assert words in str(err.value)
+
+
+def test_disk_cache_gives_the_same_set(tmp_path, monkeypatch):
+    """A new process reads the processed set from disk; it must equal a fresh build."""
+    from spatial.filters import hrtf as hrtf_module
+
+    monkeypatch.setenv("SPATIAL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(hrtf_module, "_CACHE", {})
+    built = hrtf_module.load_hrtf("default", 32000)
+    files = list((tmp_path / "cache").glob("hrtf-*.npz"))
+    assert len(files) == 1
+    monkeypatch.setattr(hrtf_module, "_CACHE", {})  # as in a new process
+    cached = hrtf_module.load_hrtf("default", 32000)
+    assert cached is not built
+    for name in ("directions", "min_phase", "delays_s", "hrirs", "weights"):
+        np.testing.assert_array_equal(getattr(cached, name), getattr(built, name))
+    files[0].write_bytes(b"not an npz")  # a corrupt entry is rebuilt, not trusted
+    monkeypatch.setattr(hrtf_module, "_CACHE", {})
+    rebuilt = hrtf_module.load_hrtf("default", 32000)
+    np.testing.assert_array_equal(rebuilt.min_phase, built.min_phase)

@@ -27,7 +27,10 @@ left), as in SOFA and :mod:`spatial.geometry`.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,8 +173,9 @@ class HrtfSet:
 def load_hrtf(spec: str | Path, fs: int) -> HrtfSet:
     """'default' or a path to a SimpleFreeFieldHRIR SOFA file -> HrtfSet at `fs`.
 
-    Cached in-process by (resolved path, file mtime, fs). Every problem with the
-    file raises ``SceneError("cannot read HRTF file: <reason>", file=<path>)``.
+    Cached in-process by (resolved path, file mtime, fs), and on disk (see
+    :func:`_load_cached`) so that a new process skips the processing. Every problem
+    with the file raises ``SceneError("cannot read HRTF file: <reason>", file=<path>)``.
     """
     path = DEFAULT_HRTF if str(spec) == "default" else Path(spec).expanduser()
     try:
@@ -182,11 +186,57 @@ def load_hrtf(spec: str | Path, fs: int) -> HrtfSet:
     key = (str(path), mtime, int(fs))
     hit = _CACHE.get(key)
     if hit is None:
-        hit = _build(path, int(fs))
+        hit = _load_cached(path, int(fs))
         if len(_CACHE) >= 8:
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = hit
     return hit
+
+
+_ARRAYS = ("directions", "min_phase", "delays_s", "hrirs", "weights")
+
+
+def cache_dir() -> Path:
+    """$SPATIAL_CACHE_DIR, else $XDG_CACHE_HOME/spatial, else ~/.cache/spatial."""
+    if os.environ.get("SPATIAL_CACHE_DIR"):
+        return Path(os.environ["SPATIAL_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "spatial"
+
+
+def _cache_file(path: Path, fs: int) -> Path:
+    """Named after everything the processed set depends on: the file (path, size,
+    mtime), the rate, and this module's own source, so changed code never reads a
+    stale entry."""
+    st = os.stat(path)
+    digest = hashlib.sha256()
+    digest.update(Path(__file__).read_bytes())
+    digest.update(f"{path}|{st.st_size}|{st.st_mtime_ns}|{fs}".encode())
+    return cache_dir() / f"hrtf-{digest.hexdigest()[:24]}.npz"
+
+
+def _load_cached(path: Path, fs: int) -> HrtfSet:
+    """The processed set from the disk cache, or built and stored there. The cache is
+    an optimisation only: an unreadable entry is rebuilt, an unwritable folder ignored."""
+    try:
+        file = _cache_file(path, fs)
+        with np.load(file, allow_pickle=False) as data:
+            return HrtfSet(fs=fs, source=str(path), **{k: data[k] for k in _ARRAYS})
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        pass
+    hrtf = _build(path, fs)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=file.parent, suffix=".npz.part")
+    except OSError:
+        return hrtf
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **{k: getattr(hrtf, k) for k in _ARRAYS})
+        os.replace(tmp, file)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+    return hrtf
 
 
 def _fail(reason: str, path) -> SceneError:
