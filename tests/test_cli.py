@@ -146,3 +146,36 @@ def test_bad_output_path_fails_cleanly(workdir):
     assert_clean_failure(r, workdir, "out.mp3")
     r = run("render", scene, "-o", "no/such/dir/out.wav", cwd=workdir)
     assert_clean_failure(r, workdir, "no/such/dir")
+
+
+def test_rir_writes_the_impulse_response_in_the_output_format(workdir):
+    scene = write_scene(workdir, GOOD.replace("format: binaural", "format: 5.1"))
+    r = run("rir", scene, "--source", "a", "-o", "rir.wav", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    ir, fs = sf.read(str(workdir / "rir.wav"))
+    assert ir.shape[1] == 6 and fs == 48000
+    assert ir.shape[0] / fs > 0.3  # the whole decay of the 0.3 s room, not truncated
+    # the direct sound arrives after 1 m / 343 m/s, in the centre speaker (source ahead)
+    first = np.argmax(np.abs(ir).max(axis=1) > 0.5 * np.abs(ir).max())
+    assert abs(first / fs - 1.0 / 343.0) < 0.5e-3
+    assert np.argmax(np.abs(ir[first])) == 2  # C
+    (workdir / "rir.wav").unlink()
+    r = run("rir", scene, "--source", "nobody", cwd=workdir)
+    assert_clean_failure(r, workdir, "nobody", "--source")
+
+
+def test_custom_layout_from_a_scene_file(workdir):
+    text = GOOD.replace("format: binaural", textwrap.dedent("""\
+        format: custom
+          speakers:
+            - {name: FL, azimuth: 45}
+            - {name: FR, azimuth: -45}
+            - {name: BL, azimuth: 135}
+            - {name: BR, azimuth: -135}"""))
+    r = run("render", write_scene(workdir, text), "-o", "quad.wav", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    assert "FL FR BL BR" in r.stdout
+    assert sf.info(str(workdir / "quad.wav")).channels == 4
+    bad = text.replace("{name: BR, azimuth: -135}", "{name: BR, azimuth: 45}")
+    r = run("render", write_scene(workdir, bad), "-o", "quad.wav", cwd=workdir)
+    assert r.returncode == 2 and "output.speakers" in r.stderr and "Traceback" not in r.stderr
