@@ -9,6 +9,27 @@ import soundfile as sf
 from spatial.scene.model import Listener, Output, Room, Scene, Source
 
 FS = 48000
+ROOMS = {  # target rt60 (s) -> (dimensions, listener, source), metres: the issue's test rooms
+    0.3: ((6.0, 5.0, 3.0), (2.5, 2.0, 1.6), (4.5, 3.2, 1.4)),
+    0.8: ((10.0, 7.0, 3.5), (4.0, 3.0, 1.6), (7.5, 4.5, 1.5)),
+    1.5: ((20.0, 14.0, 8.0), (8.0, 6.0, 1.7), (14.0, 9.0, 2.0)),
+}
+GOOD_SCENE = """\
+sample_rate: 48000
+room:
+  dimensions: [6, 5, 3]
+  rt60: 0.3
+listener:
+  position: [3, 2.5, 1.6]
+  yaw: 0
+sources:
+  - name: a
+    role: dialogue
+    file: a.wav
+    position: [4, 2.5, 1.6]
+output:
+  format: binaural
+"""
 
 
 def noise_file(path: Path, seconds: float = 1.0, seed: int = 1, fs: int = FS) -> Path:

@@ -13,25 +13,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers import GOOD_SCENE
+
 ROOT = Path(__file__).resolve().parents[1]
 
-GOOD = """\
-sample_rate: 48000
-duration: 0.5
-room:
-  dimensions: [6, 5, 3]
-  rt60: 0.3
-listener:
-  position: [3, 2.5, 1.6]
-  yaw: 0
-sources:
-  - name: a
-    role: dialogue
-    file: a.wav
-    position: [4, 2.5, 1.6]
-output:
-  format: binaural
-"""
+GOOD = GOOD_SCENE.replace("sample_rate: 48000\n", "sample_rate: 48000\nduration: 0.5\n")
 
 
 def run(*args, cwd):

@@ -18,29 +18,14 @@ from spatial.room import decay, late, rir
 from spatial.room.image_sources import image_sources, required_order
 from spatial.scene.model import FACES, Room
 
-FS = 48000
-ROOMS = {  # target rt60 -> (dimensions, listener, source)
-    0.3: ((6.0, 5.0, 3.0), (2.5, 2.0, 1.6), (4.5, 3.2, 1.4)),
-    0.8: ((10.0, 7.0, 3.5), (4.0, 3.0, 1.6), (7.5, 4.5, 1.5)),
-    1.5: ((20.0, 14.0, 8.0), (8.0, 6.0, 1.7), (14.0, 9.0, 2.0)),
-}
+from helpers import FS, ROOMS, schroeder_t30  # noqa: E402
 PRESETS = ("studio-dry", "living-room", "rural-wooden-interior", "stone-hall", "urban-street",
            "coastal-open-air", "car-interior")
 PRESET_DIR = Path(__file__).resolve().parents[1] / "spatial" / "room" / "presets"
 
 
 def t30(ir: np.ndarray, band_hz: float, fs: int = FS) -> float:
-    """ISO 3382 T30: octave band (4th-order Butterworth, zero phase), Schroeder
-    backward integral, line fit over -5..-35 dB."""
-    sos = signal.butter(4, [band_hz / np.sqrt(2), band_hz * np.sqrt(2)], "bandpass", fs=fs,
-                        output="sos")
-    x = signal.sosfiltfilt(sos, ir)
-    edc = np.cumsum((x ** 2)[::-1])[::-1]
-    edc_db = 10 * np.log10(np.maximum(edc / edc[0], 1e-30))
-    t = np.arange(x.size) / fs
-    sel = (edc_db <= -5) & (edc_db >= -35)
-    slope = np.polyfit(t[sel], edc_db[sel], 1)[0]
-    return -60.0 / slope
+    return schroeder_t30(ir, fs, band_hz)
 
 
 @lru_cache(maxsize=None)

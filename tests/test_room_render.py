@@ -10,14 +10,9 @@ import pytest
 from scipy import signal
 
 import spatial
-from helpers import FS, impulse_file, noise_file, polar, scene, schroeder_t30
+from helpers import FS, ROOMS, impulse_file, noise_file, polar, scene, schroeder_t30
 from spatial.scene.model import Room
 
-ROOMS = {  # target rt60 -> (dimensions, listener, source)
-    0.3: ((6.0, 5.0, 3.0), (2.5, 2.0, 1.6), (4.5, 3.2, 1.4)),
-    0.8: ((10.0, 7.0, 3.5), (4.0, 3.0, 1.6), (7.5, 4.5, 1.5)),
-    1.5: ((20.0, 14.0, 8.0), (8.0, 6.0, 1.7), (14.0, 9.0, 2.0)),
-}
 
 
 @pytest.fixture(scope="module")

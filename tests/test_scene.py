@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
+from helpers import GOOD_SCENE
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,22 +21,7 @@ from spatial.room.materials import known_materials, resolve_absorption
 from spatial.scene.loader import check_geometry, list_presets, load_scene, load_scene_text
 from spatial.scene.model import FACES, Output
 
-GOOD = """\
-sample_rate: 48000
-room:
-  dimensions: [6, 5, 3]
-  rt60: 0.3
-listener:
-  position: [3, 2.5, 1.6]
-  yaw: 0
-sources:
-  - name: a
-    role: dialogue
-    file: a.wav
-    position: [4, 2.5, 1.6]
-output:
-  format: binaural
-"""
+GOOD = GOOD_SCENE
 # line numbers of GOOD, for the expected problem locations
 L_DIMS, L_RT60, L_LISTENER_POS, L_YAW, L_SRC, L_ROLE, L_FILE, L_POS, L_FORMAT = (
     3, 4, 6, 7, 9, 10, 11, 12, 14)

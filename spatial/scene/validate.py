@@ -33,31 +33,38 @@ AXES = "xyz"
 
 # -- sections ----------------------------------------------------------------------------
 
+class _Fields:
+    """Reads the optional keys of one mapping, remembering whether any was invalid."""
+
+    def __init__(self, mapping: dict, prefix: str):
+        self.mapping, self.prefix, self.ok = mapping, prefix, True
+
+    def get(self, key, fn, *args, **kw):
+        if key not in self.mapping:
+            return None
+        value = fn(self.mapping[key], f"{self.prefix}.{key}", *args, **kw)
+        self.ok = self.ok and value is not None
+        return value
+
+
 def _room(ck: Checker, node: Node, complete: bool = True) -> Room | None:
     """The room; None if it has problems. complete=False: keys may be missing
     because the preset could not be read (that is reported already)."""
     m = ck.mapping(node, "room", ROOM_KEYS, required=("dimensions",) if complete else ())
     if m is None:
         return None
-    ok = True
-
-    def get(key, fn, *args, **kw):
-        nonlocal ok
-        if key not in m:
-            return None
-        value = fn(m[key], f"room.{key}", *args, **kw)
-        ok = ok and value is not None
-        return value
+    fields = _Fields(m, "room")
+    get = fields.get
 
     dims = get("dimensions", ck.vector3, "[x, y, z] in metres", positive=True, unit="m")
     preset = m["preset"].value if "preset" in m else None  # checked by the loader
     rt60 = get("rt60", ck.number, positive=True, unit="s")
     absorption = _materials(ck, m["materials"]) if "materials" in m else None
-    ok = ok and ("materials" not in m or absorption is not None)
+    fields.ok = fields.ok and ("materials" not in m or absorption is not None)
     if "rt60" not in m and "materials" not in m and complete:
         ck.add(node, "room", "give rt60 or materials (or a preset that has them); "
                              "omit room altogether for free field")
-        ok = False
+        fields.ok = False
     air = get("air_absorption", ck.boolean)
     model = get("model", ck.choice, ROOM_MODELS, "room model")
     decay = get("decay", ck.choice, DECAY_FORMULAS, "decay formula")
@@ -65,7 +72,7 @@ def _room(ck: Checker, node: Node, complete: bool = True) -> Room | None:
     crossover = get("crossover", ck.number, positive=True, unit="s")
     tail = get("tail_gain_db", ck.number, unit="dB")
     scattering = get("scattering", ck.number, low=0.0, high=1.0)
-    if not ok or dims is None:
+    if not fields.ok or dims is None:
         return None
     volume = dims[0] * dims[1] * dims[2]
     kw = dict(air_absorption=volume > AIR_ABSORPTION_VOLUME_M3 if air is None else air)
@@ -143,36 +150,29 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
     m = ck.mapping(node, path, SOURCE_KEYS, required=("name", "file"))
     if m is None:
         return None
-    ok = True
-
-    def get(key, fn, *args, **kw):
-        nonlocal ok
-        if key not in m:
-            return None
-        value = fn(m[key], f"{path}.{key}", *args, **kw)
-        ok = ok and value is not None
-        return value
+    fields = _Fields(m, path)
+    get = fields.get
 
     name = get("name", ck.text)
     if name is not None:
         if name in names:
             ck.add(m["name"], f"{path}.name", f"duplicate source name '{name}' (also "
                                                f"sources[{names[name]}]): names must be unique")
-            ok = False
+            fields.ok = False
         else:
             names[name] = index
     role = get("role", ck.choice, ROLES, "role")
     diegetic = get("diegetic", ck.boolean)
     position = get("position", ck.vector3, "[x, y, z] in metres")
     if "position" not in m and diegetic is not False:
-        ok = False
+        fields.ok = False
         if not _suggests(m, SOURCE_KEYS, "position"):
             ck.add(node, f"{path}.position", "required key is missing (a source placed in "
                                               "the room needs one; beds have diegetic: false)")
     gain = get("gain_db", ck.number, unit="dB")
     start = get("start", ck.number, nonnegative=True, unit="s")
     file = _audio_file(ck, m["file"], f"{path}.file") if "file" in m else None
-    if not ok or file is None:
+    if not fields.ok or file is None:
         return None
     kw = {k: v for k, v in (("role", role), ("gain_db", gain), ("start_s", start),
                             ("diegetic", diegetic)) if v is not None}
