@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import signal
 
 from spatial.filters.base import Channel, OmniSpatialiser
 from spatial.geometry import SPEED_OF_SOUND

@@ -10,7 +10,7 @@ import pytest
 from scipy import signal
 
 import spatial
-from helpers import FS, ROOMS, impulse_file, noise_file, polar, scene, schroeder_t30
+from helpers import FS, ROOMS, impulse_file, polar, scene, schroeder_t30
 from spatial.scene.model import Room
 
 
