@@ -22,7 +22,7 @@ from spatial.engine.kernels import scatter_images
 from spatial.engine.reference import FRACTIONAL_TAPS
 from spatial.errors import Problem, SceneError
 from spatial.filters.base import Channel
-from spatial.geometry import unit_vectors
+from spatial.geometry import SPEED_OF_SOUND, unit_vectors
 from spatial.scene.model import Output, Scene, Source
 
 LFE_CUTOFF_HZ = 120.0
@@ -53,7 +53,7 @@ class RenderPlan:
         return len(self.channels)
 
 
-def _source_key(scene: Scene, index: int, key: str) -> str:
+def _source_key(index: int, key: str) -> str:
     return f"sources[{index}].{key}"
 
 
@@ -94,8 +94,6 @@ def source_filter(scene: Scene, source: Source, spatialiser, fs: int
     names = [c.name for c in channels]
     if "LFE" in names and source.role in scene.output.lfe_roles:
         dist = float(np.linalg.norm(np.subtract(source.position_m, scene.listener.position_m)))
-        from spatial.geometry import SPEED_OF_SOUND
-
         feed = _lfe_feed(fs, 1.0 / max(dist, 1e-3), dist / SPEED_OF_SOUND)
         grown = np.zeros((filt.shape[0], max(filt.shape[1], feed.size)))
         grown[:, :filt.shape[1]] = filt
@@ -106,8 +104,7 @@ def source_filter(scene: Scene, source: Source, spatialiser, fs: int
     return filt, float(early.send_gain), int(round(early.send_delay_s * fs))
 
 
-def bed_filters(index: int, source: Source, n_channels: int, spatialiser, scene: Scene
-                ) -> list[np.ndarray]:
+def bed_filters(index: int, n_channels: int, spatialiser, scene: Scene) -> list[np.ndarray]:
     """(C, L) filters, one per channel of a non-diegetic bed file (no send: no room)."""
     from spatial.filters.layouts import get_layout
 
@@ -117,7 +114,7 @@ def bed_filters(index: int, source: Source, n_channels: int, spatialiser, scene:
         known = ", ".join(f"{n} ({f or 'mono'})" for n, f in BED_FORMATS.items())
         raise SceneError.at(f"a bed with {n_channels} channels cannot be mapped to the output; "
                             f"beds may have {known} channels",
-                            **scene.where(_source_key(scene, index, "file")))
+                            **scene.where(_source_key(index, "file")))
     if fmt is None:
         bed_channels = (Channel("C", 0.0, 0.0),)
     else:
@@ -138,7 +135,6 @@ def bed_filters(index: int, source: Source, n_channels: int, spatialiser, scene:
         else:  # a head-locked virtual speaker at the channel's nominal direction
             irs, delays = spatialiser.responses(unit_vectors(ch.azimuth_deg, ch.elevation_deg))
             fs = scene.sample_rate
-
             # a fixed pre-delay keeps the fractional-delay taps inside the filter
             pre = FRACTIONAL_TAPS // 2
             length = pre + int(np.ceil(delays.max() * fs)) + irs.shape[2] + FRACTIONAL_TAPS
@@ -162,7 +158,7 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
     inputs: list[PlannedInput] = []
     problems = []
     for i, src in enumerate(scene.sources):
-        key = _source_key(scene, i, "file")
+        key = _source_key(i, "file")
         try:
             if src.diegetic:
                 sig = audio.read_mono(src.file, fs, key=key)
@@ -170,8 +166,7 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
             else:
                 data = audio.read_multichannel(src.file, fs, key=key)
                 filts = [(f"{src.name}[{c}]", data[:, c], f, 0.0, 0)
-                         for c, f in enumerate(bed_filters(i, src, data.shape[1], spatialiser,
-                                                           scene))]
+                         for c, f in enumerate(bed_filters(i, data.shape[1], spatialiser, scene))]
         except SceneError as err:
             problems.extend(relocate(err, scene, key).problems)
             continue
