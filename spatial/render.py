@@ -91,7 +91,7 @@ def _read_block(signal: np.ndarray, lo: int, row: np.ndarray, gain: float | None
 
 
 def run_plan(p: RenderPlan, block_size: int | None = None, progress: bool = False) -> np.ndarray:
-    """Convolve every planned input and the shared tail; returns (length, C) float64."""
+    """Convolve every planned input and the shared tail; returns (length, C) float32."""
     from spatial.engine.convolver import DEFAULT_BLOCK, BlockConvolver
 
     B = int(block_size or DEFAULT_BLOCK)
@@ -107,7 +107,7 @@ def run_plan(p: RenderPlan, block_size: int | None = None, progress: bool = Fals
         stage2 = BlockConvolver(B, C, dtype=np.float32)
         stage2.add_input(p.tail)
     n_blocks = -(-p.length // B)
-    out = np.zeros((n_blocks * B, C))
+    out = np.zeros((n_blocks * B, C), np.float32)
     blocks = np.zeros((len(p.inputs), B), np.float32)
     send = np.zeros((1, B), np.float32)
     bar = None
@@ -143,7 +143,7 @@ def render(scene: Scene, *, progress: bool = False, block_size: int | None = Non
     t_done = time.perf_counter()
     stats = {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
              "wall_s": t_done - t_start, "inputs": len(p.inputs)}
-    return Rendered(audio.astype(np.float32), scene.sample_rate, p.channels,
+    return Rendered(audio, scene.sample_rate, p.channels,
                     scene.output.format, stats)
 
 
