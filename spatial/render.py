@@ -164,9 +164,7 @@ def impulse_response(scene: Scene, source: str) -> Rendered:
     if scene.room is None or send_gain == 0.0:
         ir = early
     else:
-        tail = tail_filter(scene, spatialiser)
-        n = max(early.shape[1], send_delay + tail.shape[1])
-        ir = np.zeros((early.shape[0], n))
-        ir[:, :early.shape[1]] += early
-        ir[:, send_delay:send_delay + tail.shape[1]] += send_gain * tail
+        from spatial.room.rir import with_tail
+
+        ir = with_tail(early, send_gain, send_delay, tail_filter(scene, spatialiser))
     return Rendered(ir.T.astype(np.float32), fs, tuple(spatialiser.channels), scene.output.format)

@@ -51,10 +51,7 @@ from spatial.room.decay import air_absorption_coeffs, band_rt60
 from spatial.room.image_sources import Reflections, image_sources
 from spatial.room.late import crossover_fade, decay, tail_length
 
-try:
-    from spatial.engine.kernels import scatter_images
-except ImportError:  # the numba kernels are optional; the reference twin is exact
-    from spatial.engine.reference import scatter_images
+from spatial.engine.kernels import scatter_images
 from spatial.engine.reference import FRACTIONAL_TAPS
 
 FADE_S = 0.01  # crossover fade length (capped at half the crossover time)
@@ -192,9 +189,14 @@ def impulse_response(room, source_pos, listener_pos, listener_yaw_deg: float, sp
         return early.filt
     rng = np.random.default_rng(0) if rng is None else rng
     tail = tail_filter(room, spatialiser, fs, rng, positions=(source_pos, listener_pos))
-    d = int(round(early.send_delay_s * fs))
-    n = max(early.filt.shape[1], tail.shape[1] + d)
-    out = np.zeros((early.filt.shape[0], n))
-    out[:, :early.filt.shape[1]] += early.filt
-    out[:, d:d + tail.shape[1]] += early.send_gain * tail
+    return with_tail(early.filt, early.send_gain, int(round(early.send_delay_s * fs)), tail)
+
+
+def with_tail(early: np.ndarray, send_gain: float, send_delay: int,
+              tail: np.ndarray) -> np.ndarray:
+    """early (C, L1) plus send_gain x tail (C, L2) delayed by send_delay samples: (C, L)."""
+    n = max(early.shape[1], send_delay + tail.shape[1])
+    out = np.zeros((early.shape[0], n))
+    out[:, :early.shape[1]] += early
+    out[:, send_delay:send_delay + tail.shape[1]] += send_gain * tail
     return out
