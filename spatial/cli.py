@@ -48,10 +48,7 @@ def cmd_render(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    scene = _load(args.scene)
-    from spatial.scene.loader import check_geometry
-
-    check_geometry(scene)
+    scene = _load(args.scene)  # loading validates every key, geometry included
     room = "free field" if scene.room is None else (
         "room " + " x ".join(f"{d:g}" for d in scene.room.dimensions_m) + " m")
     print(f"{args.scene}: ok ({len(scene.sources)} sources, {room}, "
