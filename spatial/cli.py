@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -22,12 +23,14 @@ def _load(path: str, fmt: str | None = None, hrtf: str | None = None):
     from spatial.scene.loader import load_scene
 
     scene = load_scene(path)
-    changes = {}
-    if fmt is not None:
-        changes["format"] = fmt
-    if hrtf is not None:
-        changes["hrtf"] = str(Path(hrtf).resolve())
-    return scene.with_output(**changes) if changes else scene
+    changes, locations = {}, dict(scene.locations)
+    for key, flag, value in (("format", "--format", fmt), ("hrtf", "--hrtf", hrtf)):
+        if value is not None:
+            changes[key] = str(Path(value).resolve()) if key == "hrtf" else value
+            locations[f"output.{key}"] = (flag, None)  # errors name the flag, not the file
+    if not changes:
+        return scene
+    return dataclasses.replace(scene.with_output(**changes), locations=locations)
 
 
 def cmd_render(args) -> int:

@@ -116,7 +116,15 @@ def test_unreadable_sofa_fails_cleanly(workdir):
     assert_clean_failure(r, workdir, "bad.sofa", "output.hrtf")
     r = run("render", write_scene(workdir, GOOD, "ok.yaml"), "--hrtf", "bad.sofa", "-o",
             "out.wav", cwd=workdir)
-    assert_clean_failure(r, workdir, "bad.sofa")
+    assert_clean_failure(r, workdir, "--hrtf: output.hrtf:", "bad.sofa")
+    assert "ok.yaml" not in r.stderr  # the bad file came from the flag, not the scene
+
+
+def test_bad_format_flag_names_the_flag(workdir):
+    r = run("render", write_scene(workdir, GOOD), "--format", "9.1", "-o", "out.wav",
+            cwd=workdir)
+    assert_clean_failure(r, workdir, "--format: output.format: unknown output format '9.1'")
+    assert "scene.yaml" not in r.stderr
 
 
 def test_several_problems_are_reported_together(workdir):
