@@ -312,7 +312,7 @@ def main(argv=None) -> int:
     print(f"reference scene: {scene_path} ({args.seconds:g} s, {N_SOURCES} sources, "
           f"{DIMS[0]:g} x {DIMS[1]:g} x {DIMS[2]:g} m, rt60 {RT60:g} s, binaural) "
           f"[{time.perf_counter() - t0:.1f} s to prepare]", flush=True)
-    results = {"seconds": args.seconds, "sources": N_SOURCES, "dims_m": DIMS, "rt60_s": RT60,
+    results = {"seconds": args.seconds, "sources": N_SOURCES, "dims_m": DIMS, "rt60": RT60,
                "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                            "platform": platform.platform(), "processor": platform.processor()}}
 

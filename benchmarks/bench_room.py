@@ -40,7 +40,7 @@ def make_scene(n_sources: int, seconds: float, folder: Path) -> Scene:
         pos = (LISTENER[0] + 4 * np.cos(az), LISTENER[1] + 4 * np.sin(az), 1.5 + 0.1 * (i % 3))
         sources.append(Source(f"s{i}", path, pos))
     return Scene(listener=Listener(LISTENER), sources=tuple(sources), output=Output("binaural"),
-                 room=Room(DIMS, rt60_s=1.5), sample_rate=FS, duration_s=seconds)
+                 room=Room(DIMS, rt60=1.5), sample_rate=FS, duration=seconds)
 
 
 def best_time(scene: Scene, repeats: int) -> tuple[float, dict]:
@@ -57,7 +57,7 @@ def per_source_tails_time(scene: Scene) -> float:
     """Counterfactual: every source convolved with its own early filter + tail (no shared
     stage), through the same engine. Shows what sharing the tail saves."""
     from spatial.plan import plan
-    from spatial.render import _spatialiser, run_plan
+    from spatial.renderer import _spatialiser, run_plan
 
     t0 = time.perf_counter()
     p = plan(scene, _spatialiser(scene))

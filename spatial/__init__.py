@@ -17,9 +17,9 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "load_scene": "spatial.scene.loader",
-    "render": "spatial.render",
-    "impulse_response": "spatial.render",
-    "Rendered": "spatial.render",
+    "render": "spatial.renderer",
+    "impulse_response": "spatial.renderer",
+    "Rendered": "spatial.renderer",
     "Scene": "spatial.scene.model",
     "Room": "spatial.scene.model",
     "Listener": "spatial.scene.model",

@@ -36,15 +36,15 @@ def _load(path: str, fmt: str | None = None, hrtf: str | None = None):
 def cmd_render(args) -> int:
     scene = _load(args.scene, args.format, args.hrtf)
     out = Path(args.output) if args.output else Path.cwd() / (Path(args.scene).stem + ".wav")
-    from spatial.render import render
+    from spatial.renderer import render
 
     t0 = time.perf_counter()
     result = render(scene, progress=not args.quiet and sys.stderr.isatty())
     result.write(out, subtype=args.subtype)
     wall = time.perf_counter() - t0
     if not args.quiet:
-        rtf = result.duration_s / wall if wall > 0 else float("inf")
-        print(f"{out}: {result.duration_s:.2f} s, {len(result.channels)} ch "
+        rtf = result.duration / wall if wall > 0 else float("inf")
+        print(f"{out}: {result.duration:.2f} s, {len(result.channels)} ch "
               f"({scene.output.format}: {' '.join(result.channel_names)}), "
               f"{result.sample_rate} Hz, rendered in {wall:.2f} s ({rtf:.1f}x real time)")
     return 0
@@ -53,7 +53,7 @@ def cmd_render(args) -> int:
 def cmd_validate(args) -> int:
     scene = _load(args.scene)  # loading validates every key, geometry included
     room = "free field" if scene.room is None else (
-        "room " + " x ".join(f"{d:g}" for d in scene.room.dimensions_m) + " m")
+        "room " + " x ".join(f"{d:g}" for d in scene.room.dimensions) + " m")
     print(f"{args.scene}: ok ({len(scene.sources)} sources, {room}, "
           f"output {scene.output.format}, {scene.sample_rate} Hz)")
     return 0
@@ -61,7 +61,7 @@ def cmd_validate(args) -> int:
 
 def cmd_rir(args) -> int:
     scene = _load(args.scene, args.format, args.hrtf)
-    from spatial.render import impulse_response
+    from spatial.renderer import impulse_response
 
     name = args.source or (scene.sources[0].name if scene.sources else None)
     if name is None or name not in [s.name for s in scene.sources]:
@@ -72,7 +72,7 @@ def cmd_rir(args) -> int:
     out = Path(args.output) if args.output else Path.cwd() / f"{Path(args.scene).stem}-{name}-rir.wav"
     result.write(out, subtype=args.subtype)
     if not args.quiet:
-        print(f"{out}: impulse response of {name!r}, {result.duration_s:.3f} s, "
+        print(f"{out}: impulse response of {name!r}, {result.duration:.3f} s, "
               f"{len(result.channels)} ch ({scene.output.format})")
     return 0
 

@@ -10,10 +10,10 @@ import numpy as np
 SPEED_OF_SOUND = 343.0  # m/s, at about 20 degrees C
 
 
-def world_to_listener(points_m: np.ndarray, listener_position_m, yaw_deg: float) -> np.ndarray:
+def world_to_listener(points_m: np.ndarray, listener_position_m, yaw: float) -> np.ndarray:
     """Points (N, 3) in world coordinates -> (N, 3) in the listener frame."""
     rel = np.atleast_2d(np.asarray(points_m, float)) - np.asarray(listener_position_m, float)
-    a = np.deg2rad(yaw_deg)
+    a = np.deg2rad(yaw)
     c, s = np.cos(a), np.sin(a)
     # rotate by -yaw about z
     x = c * rel[:, 0] + s * rel[:, 1]

@@ -9,7 +9,7 @@ scene -> signals (read, resampled, gain, start) -> per-input filters:
   direction (no room, no send);
 - the shared late tail: one (C, L) filter driven by the sum of the sends.
 
-The plan is plain data; :mod:`spatial.render` runs it block by block.
+The plan is plain data; :mod:`spatial.renderer` runs it block by block.
 """
 from __future__ import annotations
 
@@ -87,13 +87,13 @@ def source_filter(scene: Scene, source: Source, spatialiser, fs: int
     """A diegetic source's (C, L) early filter, and its send to the tail: (gain, delay in samples)."""
     from spatial.room import rir
 
-    early = rir.early_filter(scene.room, source.position_m, scene.listener.position_m,
-                             scene.listener.yaw_deg, spatialiser, fs)
+    early = rir.early_filter(scene.room, source.position, scene.listener.position,
+                             scene.listener.yaw, spatialiser, fs)
     filt = early.filt
     channels = spatialiser.channels
     names = [c.name for c in channels]
-    if "LFE" in names and source.role in scene.output.lfe_roles:
-        dist = float(np.linalg.norm(np.subtract(source.position_m, scene.listener.position_m)))
+    if "LFE" in names and source.role in scene.output.lfe:
+        dist = float(np.linalg.norm(np.subtract(source.position, scene.listener.position)))
         feed = _lfe_feed(fs, 1.0 / max(dist, 1e-3), dist / SPEED_OF_SOUND)
         grown = np.zeros((filt.shape[0], max(filt.shape[1], feed.size)))
         grown[:, :filt.shape[1]] = filt
@@ -171,7 +171,7 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
             problems.extend(relocate(err, scene, key).problems)
             continue
         gain = 10.0 ** (src.gain_db / 20.0)
-        start = int(round(src.start_s * fs))
+        start = int(round(src.start * fs))
         for name, sig, filt, send_gain, send_delay in filts:
             inputs.append(PlannedInput(name, gain * sig, start, filt, send_gain, send_delay))
     if problems:
@@ -179,8 +179,8 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
 
     tail = tail_filter(scene, spatialiser) if scene.room is not None else None
 
-    if scene.duration_s is not None:
-        length = int(round(scene.duration_s * fs))
+    if scene.duration is not None:
+        length = int(round(scene.duration * fs))
     else:  # end of the last source, plus the time its filters (and the room) ring out
         ring = max((p.filt.shape[1] for p in inputs), default=1) - 1
         if tail is not None:

@@ -25,7 +25,7 @@ def loudness(meter, audio) -> float:
 def test_demo_levels(demo):
     result = spatial.render(demo)
     out = result.audio.astype(float)
-    assert result.channel_names == ("L", "R") and result.duration_s == 12.0
+    assert result.channel_names == ("L", "R") and result.duration == 12.0
     assert np.all(np.isfinite(out))
     peak_db = 20 * np.log10(np.abs(out).max())
     assert -20 < peak_db < -1  # audible and with headroom (no clipping)
@@ -46,6 +46,6 @@ def test_dialogue_sits_over_the_rest(demo):
 
 def test_every_example_scene_loads_and_renders(tmp_path):
     for name in ("demo.yaml", "coast.yaml"):
-        scene = replace(spatial.load_scene(f"scenes/{name}"), duration_s=2.0)
+        scene = replace(spatial.load_scene(f"scenes/{name}"), duration=2.0)
         out = spatial.render(scene).audio
         assert np.all(np.isfinite(out)) and np.abs(out).max() > 1e-4, name

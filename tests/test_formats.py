@@ -90,7 +90,7 @@ def test_demo_renders_to_every_format(fmt, tmp_path):
     from dataclasses import replace
 
     demo = spatial.load_scene("scenes/demo.yaml")
-    demo = replace(demo, duration_s=1.0).with_output(format=fmt)
+    demo = replace(demo, duration=1.0).with_output(format=fmt)
     path = spatial.render(demo).write(tmp_path / f"demo-{fmt}.wav")
     info = sf.info(str(path))
     channels, mask = EXPECTED[fmt]
@@ -108,7 +108,7 @@ def bed_scene(tmp_path, channels: int, fmt: str, lfe=()):
     sf.write(str(path), 0.1 * rng.standard_normal((4800, channels)), 48000, subtype="FLOAT")
     return Scene(listener=Listener((0.0, 0.0, 0.0)),
                  sources=(Source("bed", path, None, role="music", diegetic=False),),
-                 output=Output(format=fmt, lfe_roles=tuple(lfe)), sample_rate=48000)
+                 output=Output(format=fmt, lfe=tuple(lfe)), sample_rate=48000)
 
 
 def test_stereo_bed_maps_by_channel_name(tmp_path):
@@ -156,7 +156,7 @@ def test_lfe_feed_is_low_passed_direct_sound(noise):
     silent = spatial.render(sc)
     lfe = silent.channel_names.index("LFE")
     assert np.abs(silent.audio[:, lfe]).max() == 0.0  # silent by default
-    fed = spatial.render(replace(sc, output=Output(format="5.1", lfe_roles=("effects",))))
+    fed = spatial.render(replace(sc, output=Output(format="5.1", lfe=("effects",))))
     x = fed.audio[:, lfe].astype(float)
     spectrum = np.abs(np.fft.rfft(x)) ** 2
     f = np.fft.rfftfreq(x.size, 1 / 48000)

@@ -22,7 +22,7 @@ def click(tmp_path_factory):
 
 def room_ir(click, rt60, fmt):
     dims, listener, source = ROOMS[rt60]
-    sc = scene(click, source, listener=listener, fmt=fmt, room=Room(dims, rt60_s=rt60))
+    sc = scene(click, source, listener=listener, fmt=fmt, room=Room(dims, rt60=rt60))
     return spatial.impulse_response(sc, "s").audio.astype(float)
 
 
@@ -61,7 +61,7 @@ def test_direct_to_reverberant_ratio_falls_with_distance(click):
     for d in (1.0, 2.0, 4.0):
         src = polar(0, d, centre=listener)
         ir = spatial.impulse_response(scene(click, src, listener=listener, fmt="mono",
-                                            room=Room(dims, rt60_s=0.8)), "s").audio[:, 0]
+                                            room=Room(dims, rt60=0.8)), "s").audio[:, 0]
         ir = ir.astype(float)
         direct_end = int((d / 343.0 + 0.0025) * FS)  # direct sound plus 2.5 ms
         drr.append(10 * np.log10(np.sum(ir[:direct_end] ** 2) / np.sum(ir[direct_end:] ** 2)))
@@ -73,9 +73,9 @@ def test_direct_to_reverberant_ratio_falls_with_distance(click):
 def fit_into(demo, room):
     """The demo scene moved into `room`: the listener near the room's centre, every
     source at its offset from the listener, scaled down to fit a smaller room."""
-    dims = np.asarray(room.dimensions_m)
+    dims = np.asarray(room.dimensions)
     centre = np.array([dims[0] / 2, dims[1] / 2, min(1.6, 0.6 * dims[2])])
-    offsets = {s.name: np.subtract(s.position_m, demo.listener.position_m)
+    offsets = {s.name: np.subtract(s.position, demo.listener.position)
                for s in demo.sources if s.diegetic}
     reach = max(np.abs(o[:2]).max() for o in offsets.values())
     scale = min(1.0, 0.4 * dims[:2].min() / reach)
@@ -84,10 +84,10 @@ def fit_into(demo, room):
         if s.diegetic:
             pos = centre + scale * offsets[s.name]
             pos[2] = np.clip(pos[2], 0.1, dims[2] - 0.1)
-            s = replace(s, position_m=tuple(pos))
+            s = replace(s, position=tuple(pos))
         sources.append(s)
     return replace(demo, room=room, sources=tuple(sources),
-                   listener=replace(demo.listener, position_m=tuple(centre)))
+                   listener=replace(demo.listener, position=tuple(centre)))
 
 
 def test_every_preset_renders_the_demo_scene(tmp_path):
@@ -97,7 +97,7 @@ def test_every_preset_renders_the_demo_scene(tmp_path):
     required = {"studio-dry", "living-room", "rural-wooden-interior", "stone-hall",
                 "urban-street", "coastal-open-air", "car-interior"}
     assert required <= set(presets)
-    demo = replace(spatial.load_scene("scenes/demo.yaml"), duration_s=3.0)
+    demo = replace(spatial.load_scene("scenes/demo.yaml"), duration=3.0)
     for name in sorted(presets):
         path = tmp_path / f"{name}.yaml"
         path.write_text(f"room: {{preset: {name}}}\nlistener: {{position: [0.5, 0.5, 0.5]}}\n"

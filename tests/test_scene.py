@@ -205,15 +205,15 @@ def test_syntax_error_and_top_level_not_a_mapping(work):
 def test_good_scene_values_and_locations(work):
     path = write(work, GOOD)
     scene = load_scene(path)
-    assert scene.sample_rate == 48000 and scene.seed == 0 and scene.duration_s is None
-    assert scene.room.dimensions_m == (6.0, 5.0, 3.0) and scene.room.rt60_s == 0.3
+    assert scene.sample_rate == 48000 and scene.seed == 0 and scene.duration is None
+    assert scene.room.dimensions == (6.0, 5.0, 3.0) and scene.room.rt60 == 0.3
     assert scene.room.absorption is None and scene.room.air_absorption is False  # 90 m3
-    assert (scene.room.model, scene.room.decay_formula) == ("image-source", "eyring")
-    assert scene.room.crossover_s == 0.08 and scene.room.max_order is None
-    assert scene.listener.position_m == (3.0, 2.5, 1.6) and scene.listener.yaw_deg == 0.0
+    assert (scene.room.model, scene.room.decay) == ("image-source", "eyring")
+    assert scene.room.crossover == 0.08 and scene.room.max_order is None
+    assert scene.listener.position == (3.0, 2.5, 1.6) and scene.listener.yaw == 0.0
     (src,) = scene.sources
     assert src.file == (work / "a.wav").resolve() and src.file.is_absolute()
-    assert (src.role, src.gain_db, src.start_s, src.diegetic) == ("dialogue", 0.0, 0.0, True)
+    assert (src.role, src.gain_db, src.start, src.diegetic) == ("dialogue", 0.0, 0.0, True)
     assert scene.output == Output()
     assert scene.path == path
     assert scene.locations["sources[0].file"] == (str(path), L_FILE)
@@ -231,7 +231,7 @@ def test_minimal_free_field_scene_defaults(work):
         """))
     assert scene.room is None and scene.output == Output() and scene.sample_rate == 48000
     assert scene.sources[0].role == "effects"
-    assert scene.sources[1].position_m is None and scene.sources[1].diegetic is False
+    assert scene.sources[1].position is None and scene.sources[1].diegetic is False
 
 
 def test_every_key(work):
@@ -262,21 +262,21 @@ def test_every_key(work):
           lfe: [effects, music]
         """))
     room = scene.room
-    assert (scene.sample_rate, scene.duration_s, scene.seed) == (44100, 12.5, 7)
+    assert (scene.sample_rate, scene.duration, scene.seed) == (44100, 12.5, 7)
     assert room.air_absorption is True  # 320 m3 > 100 m3
-    assert (room.model, room.decay_formula, room.max_order) == ("ray-tracing", "sabine", 10)
-    assert (room.crossover_s, room.tail_gain_db, room.scattering) == (0.05, -3.0, 0.4)
-    assert set(room.absorption) == set(FACES) and room.rt60_s is None
+    assert (room.model, room.decay, room.max_order) == ("ray-tracing", "sabine", 10)
+    assert (room.crossover, room.tail_gain_db, room.scattering) == (0.05, -3.0, 0.4)
+    assert set(room.absorption) == set(FACES) and room.rt60 is None
     assert room.absorption["north"] == resolve_absorption("brickwork")
     assert room.absorption["floor"] == (0.3,) * 7
     assert room.absorption["ceiling"] == (0.1, 0.2, 0.3, 0.4, 0.5, 0.5, 0.5)
-    assert scene.listener.yaw_deg == 90.0
-    assert scene.sources[0].start_s == 1.5 and scene.sources[0].gain_db == -6.0
+    assert scene.listener.yaw == 90.0
+    assert scene.sources[0].start == 1.5 and scene.sources[0].gain_db == -6.0
     out = scene.output
     assert out.hrtf == str((work / "hrtf" / "x.sofa").resolve())
-    assert [(s.name, s.azimuth_deg, s.elevation_deg) for s in out.speakers] == [
+    assert [(s.name, s.azimuth, s.elevation) for s in out.speakers] == [
         ("L", 30.0, 0.0), ("R", -30.0, 10.0)]
-    assert out.lfe_roles == ("effects", "music")
+    assert out.lfe == ("effects", "music")
 
 
 def test_json_scene(work):
@@ -284,7 +284,7 @@ def test_json_scene(work):
     path = work / "scene.json"
     path.write_text(json.dumps(data, indent=2))
     scene = load_scene(path)
-    assert scene.sources[0].position_m == (4.0, 2.5, 1.6)
+    assert scene.sources[0].position == (4.0, 2.5, 1.6)
     data["sources"][0]["positon"] = data["sources"][0].pop("position")
     path.write_text(json.dumps(data, indent=2))
     with pytest.raises(SceneError) as info:
@@ -359,9 +359,9 @@ def test_extends_merges_and_overrides(work):
         listener: {yaw: 45}
         """, "scene.yaml"))
     assert scene.sample_rate == 44100 and scene.output.format == "stereo"
-    assert scene.room.rt60_s == 0.6 and scene.room.absorption is None  # rt60 replaces materials
-    assert scene.room.crossover_s == 0.05 and scene.room.dimensions_m == (8.0, 6.0, 3.0)
-    assert scene.listener.position_m == (4.0, 3.0, 1.6) and scene.listener.yaw_deg == 45.0
+    assert scene.room.rt60 == 0.6 and scene.room.absorption is None  # rt60 replaces materials
+    assert scene.room.crossover == 0.05 and scene.room.dimensions == (8.0, 6.0, 3.0)
+    assert scene.listener.position == (4.0, 3.0, 1.6) and scene.listener.yaw == 45.0
     # paths in the base are relative to the base file
     assert scene.sources[0].file == (work / "assets" / "theme.wav").resolve()
     # lists replace: the episode's sources are its own, relative to the episode file
@@ -371,7 +371,7 @@ def test_extends_merges_and_overrides(work):
         """, "scene2.yaml"))
     assert [s.name for s in scene.sources] == ["l"]
     assert scene.sources[0].file == (work / "ep1" / "line.wav").resolve()
-    assert scene.room.absorption is not None and scene.room.rt60_s is None
+    assert scene.room.absorption is not None and scene.room.rt60 is None
     assert scene.locations["room.crossover"] == (str(work / "series.yaml"), 5)
 
 
@@ -384,7 +384,7 @@ def test_extends_chain_and_errors_point_into_the_base(work):
     assert (p.file, p.line, p.key) == (str(work / "series.yaml"), 5, "room.crossover")
     write(work, SERIES, "series.yaml")
     scene = load_scene(path)
-    assert (scene.seed, scene.duration_s, scene.sample_rate) == (3, 2.0, 44100)
+    assert (scene.seed, scene.duration, scene.sample_rate) == (3, 2.0, 44100)
 
 
 def test_extends_cycle_and_missing_base(work):
@@ -410,8 +410,8 @@ def test_presets_and_scene_overrides(work):
     base = GOOD.replace("  dimensions: [6, 5, 3]\n  rt60: 0.3\n", "  preset: hall\n")
     scene = load_scene(write(work, base), presets_dir=presets)
     room = scene.room
-    assert room.preset == "hall" and room.dimensions_m == (20.0, 15.0, 8.0)
-    assert room.crossover_s == 0.1 and room.air_absorption is True
+    assert room.preset == "hall" and room.dimensions == (20.0, 15.0, 8.0)
+    assert room.crossover == 0.1 and room.air_absorption is True
     assert room.absorption["floor"] == (0.2,) * 7
     # override key by key, materials face by face
     scene = load_scene(write(work, base.replace(
@@ -419,15 +419,15 @@ def test_presets_and_scene_overrides(work):
         presets_dir=presets)
     assert scene.room.absorption["floor"] == (0.5,) * 7
     assert scene.room.absorption["west"] == resolve_absorption("brickwork")
-    assert scene.room.crossover_s == 0.07
+    assert scene.room.crossover == 0.07
     # the scene's rt60 replaces the preset's materials (and vice versa)
     scene = load_scene(write(work, base.replace("preset: hall", "preset: hall\n  rt60: 1.2")),
                        presets_dir=presets)
-    assert scene.room.rt60_s == 1.2 and scene.room.absorption is None
+    assert scene.room.rt60 == 1.2 and scene.room.absorption is None
     scene = load_scene(write(work, base.replace(
         "preset: hall", "preset: small\n  materials: {walls: 0.1, floor: 0.1, ceiling: 0.1}")),
         presets_dir=presets)
-    assert scene.room.rt60_s is None and scene.room.absorption["floor"] == (0.1,) * 7
+    assert scene.room.rt60 is None and scene.room.absorption["floor"] == (0.1,) * 7
     # a problem in the preset points into the preset file
     write(presets, "dimensions: [5, 4, 3]\nrt60: 0\n", "small.yaml")
     _, p = only(work, base.replace("preset: hall", "preset: small"), presets_dir=presets)
@@ -462,7 +462,7 @@ def test_readme_example_loads_and_every_key_is_documented(tmp_path):
     scene = load_scene(write(tmp_path, example, "example.yaml"))
     assert scene.output.format == "5.1" and scene.room.absorption["east"] == \
         resolve_absorption("curtains_velvet")
-    assert scene.sources[2].diegetic is False and scene.duration_s == 12.5
+    assert scene.sources[2].diegetic is False and scene.duration == 12.5
     for keys in (v.TOP_KEYS, v.ROOM_KEYS, v.LISTENER_KEYS, v.SOURCE_KEYS, v.OUTPUT_KEYS):
         for key in keys:
             assert f"| `{key}` |" in text, key

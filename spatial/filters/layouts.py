@@ -172,7 +172,7 @@ def _custom(speakers) -> Layout:
         if name == "LFE":
             channels.append(Channel("LFE"))
             continue
-        az, el = float(spk.azimuth_deg), float(spk.elevation_deg)
+        az, el = float(spk.azimuth), float(spk.elevation)
         if not math.isfinite(az):
             problems.append(Problem(f"azimuth must be a finite number of degrees, got {az}",
                                     key=key + ".azimuth"))

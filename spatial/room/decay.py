@@ -4,7 +4,7 @@ Two questions, both answered per band over :data:`spatial.bands.BANDS_HZ`:
 
 - :func:`room_absorption`: the energy absorption coefficient of every face.
   Given materials (``room.absorption``) are used as they are. Given only a target
-  ``room.rt60_s``, every face gets the same frequency-independent absorption
+  ``room.rt60``, every face gets the same frequency-independent absorption
   from Sabine's inverse formula (what ``pra.inverse_sabine`` computes)::
 
       alpha = 24 ln(10) V / (c S T60)
@@ -15,7 +15,7 @@ Two questions, both answered per band over :data:`spatial.bands.BANDS_HZ`:
 
 - :func:`band_rt60`: the T60 (seconds) of the statistical late tail, (7,).
 
-  * ``rt60_s`` given: the target in every band (even when materials are given
+  * ``rt60`` given: the target in every band (even when materials are given
     too: they then only colour the image sources). The tail is *set* from the
     target, not inherited from the image sources: a shoebox's image-source
     decay with Sabine-inverse absorption is longer than the target (measured
@@ -58,19 +58,19 @@ RAY_TRACING_SEED = 0x5EA7
 RAY_TRACING_RAYS = 5000
 
 
-def face_areas(dimensions_m) -> dict[str, float]:
+def face_areas(dimensions) -> dict[str, float]:
     """Area (m^2) of each shoebox face, by pyroomacoustics' face name."""
-    x, y, z = (float(v) for v in dimensions_m)
+    x, y, z = (float(v) for v in dimensions)
     return {"west": y * z, "east": y * z, "south": x * z, "north": x * z,
             "floor": x * y, "ceiling": x * y}
 
 
-def sabine_absorption(rt60_s: float, dimensions_m) -> float:
-    """Uniform energy absorption giving `rt60_s` by Sabine's formula, capped at 1."""
-    x, y, z = (float(v) for v in dimensions_m)
+def sabine_absorption(rt60: float, dimensions) -> float:
+    """Uniform energy absorption giving `rt60` by Sabine's formula, capped at 1."""
+    x, y, z = (float(v) for v in dimensions)
     volume = x * y * z
     surface = 2.0 * (x * y + x * z + y * z)
-    alpha = 4.0 * LN_1E6 * volume / (SPEED_OF_SOUND * surface * float(rt60_s))
+    alpha = 4.0 * LN_1E6 * volume / (SPEED_OF_SOUND * surface * float(rt60))
     return float(min(alpha, 1.0))
 
 
@@ -78,16 +78,16 @@ def room_absorption(room) -> dict[str, np.ndarray]:
     """Energy absorption of every face: dict face -> (7,) float64 in [0, 1].
 
     room.absorption when given (faces missing from it: the mean of the given
-    ones), else the uniform Sabine-inverse absorption of room.rt60_s.
+    ones), else the uniform Sabine-inverse absorption of room.rt60.
     """
     if room.absorption:
         given = {f: np.clip(np.asarray(v, float).reshape(N_BANDS), 0.0, 1.0)
                  for f, v in room.absorption.items()}
         mean = np.mean(list(given.values()), axis=0)
         return {f: given.get(f, mean) for f in FACES}
-    if room.rt60_s is None:
-        raise ValueError("a room needs rt60_s or absorption")
-    alpha = sabine_absorption(room.rt60_s, room.dimensions_m)
+    if room.rt60 is None:
+        raise ValueError("a room needs rt60 or absorption")
+    alpha = sabine_absorption(room.rt60, room.dimensions)
     return {f: np.full(N_BANDS, alpha) for f in FACES}
 
 
@@ -101,7 +101,7 @@ def air_absorption_coeffs() -> np.ndarray:
 
 def mean_absorption(room) -> np.ndarray:
     """Surface-weighted mean absorption sum_f S_f a_f / S, (7,)."""
-    areas = face_areas(room.dimensions_m)
+    areas = face_areas(room.dimensions)
     absorption = room_absorption(room)
     total = sum(areas.values())
     return sum(areas[f] * absorption[f] for f in FACES) / total
@@ -109,8 +109,8 @@ def mean_absorption(room) -> np.ndarray:
 
 def statistical_rt60(room, formula: str | None = None) -> np.ndarray:
     """Eyring or Sabine T60 per band (seconds, (7,), unclipped, may be inf)."""
-    formula = formula or room.decay_formula
-    x, y, z = (float(v) for v in room.dimensions_m)
+    formula = formula or room.decay
+    x, y, z = (float(v) for v in room.dimensions)
     volume = x * y * z
     surface = 2.0 * (x * y + x * z + y * z)
     a = mean_absorption(room)
@@ -126,9 +126,9 @@ def statistical_rt60(room, formula: str | None = None) -> np.ndarray:
         return 4.0 * LN_1E6 * volume / (SPEED_OF_SOUND * area)
 
 
-def default_positions(dimensions_m) -> tuple[np.ndarray, np.ndarray]:
+def default_positions(dimensions) -> tuple[np.ndarray, np.ndarray]:
     """A (source, receiver) pair well inside the room, for the ray tracer."""
-    dims = np.asarray(dimensions_m, float)
+    dims = np.asarray(dimensions, float)
     return dims * np.array([0.68, 0.62, 0.45]), dims * np.array([0.35, 0.4, 0.5])
 
 
@@ -185,10 +185,10 @@ def ray_traced_rt60(room, positions=None) -> np.ndarray:
 
     positions: (source_m, receiver_m) or None for :func:`default_positions`.
     """
-    src, rcv = default_positions(room.dimensions_m) if positions is None else positions
+    src, rcv = default_positions(room.dimensions) if positions is None else positions
     absorption = room_absorption(room)
     t = np.array(_ray_traced_rt60(
-        tuple(float(v) for v in room.dimensions_m),
+        tuple(float(v) for v in room.dimensions),
         tuple(tuple(float(v) for v in absorption[f]) for f in FACES),
         float(room.scattering),
         tuple(float(v) for v in src), tuple(float(v) for v in rcv)))
@@ -204,8 +204,8 @@ def band_rt60(room, fs: int | None = None, positions=None) -> np.ndarray:
     fs is accepted for symmetry with the other planners (unused). positions:
     (source_m, listener_m) for the ray tracer (model "ray-tracing" only).
     """
-    if room.rt60_s is not None:  # the target wins, even over given materials
-        t = np.full(N_BANDS, float(room.rt60_s))
+    if room.rt60 is not None:  # the target wins, even over given materials
+        t = np.full(N_BANDS, float(room.rt60))
     elif room.model == "ray-tracing":
         t = ray_traced_rt60(room, positions)
     else:

@@ -61,9 +61,9 @@ class Reflections:
         return self.distances_m / SPEED_OF_SOUND
 
 
-def required_order(dimensions_m, max_delay_s: float) -> int:
+def required_order(dimensions, max_delay_s: float) -> int:
     """Smallest image order covering every image closer than c * max_delay_s, capped."""
-    dims = np.asarray(dimensions_m, float)
+    dims = np.asarray(dimensions, float)
     reach = SPEED_OF_SOUND * max(float(max_delay_s), 0.0)
     order = int(np.ceil(reach * np.sqrt(np.sum(1.0 / dims ** 2)))) + 3
     return int(min(order, MAX_ORDER))
@@ -86,15 +86,15 @@ def image_sources(room, source_pos, listener_pos, fs: int | None = None,
     room: :class:`spatial.scene.model.Room`; positions in metres inside it.
     fs: unused by the geometry (kept for the planners' uniform signatures).
     max_delay_s: keep images arriving before this (seconds after emission;
-        default room.crossover_s); the direct path is kept whatever its delay.
+        default room.crossover); the direct path is kept whatever its delay.
     max_order: overrides room.max_order and the automatic order.
     Returns :class:`Reflections`.
     """
     import pyroomacoustics as pra
 
     if max_delay_s is None:
-        max_delay_s = room.crossover_s
-    dims = np.asarray(room.dimensions_m, float)
+        max_delay_s = room.crossover
+    dims = np.asarray(room.dimensions, float)
     src = np.asarray(source_pos, float)
     lis = np.asarray(listener_pos, float)
     if max_order is None:

@@ -23,8 +23,8 @@ frequency and a band much shorter than its neighbours measures a little longer
 than its own T60 (e.g. 0.4 s between 0.6 s and 0.2 s measures ~0.48 s in an
 octave-band T30); with realistic, smooth T60 spectra the error is a few per cent.
 
-Time 0 is the emission time. The tail is 0 before crossover_s - fade_s, fades
-in with sin(pi/2 u) over [crossover_s - fade_s, crossover_s] (the early images
+Time 0 is the emission time. The tail is 0 before crossover - fade_s, fades
+in with sin(pi/2 u) over [crossover - fade_s, crossover] (the early images
 fade out with the complementary cos, so the crossover is power-preserving),
 and lasts until the slowest band is 70 dB below its level at the crossover,
 then a 10 ms cosine fade-out (nothing audible is truncated).
@@ -46,25 +46,25 @@ def diffuse_energy_per_sample(volume_m3: float, fs: int) -> float:
     return 4.0 * np.pi * SPEED_OF_SOUND / (float(volume_m3) * float(fs))
 
 
-def tail_length(rt60_bands, fs: int, crossover_s: float) -> int:
+def tail_length(rt60_bands, fs: int, crossover: float) -> int:
     """Samples from emission to the end of the tail (70 dB after the crossover + fade)."""
-    t_end = crossover_s + DECAY_DB / 60.0 * float(np.max(rt60_bands)) + FADE_OUT_S
+    t_end = crossover + DECAY_DB / 60.0 * float(np.max(rt60_bands)) + FADE_OUT_S
     return int(np.ceil(t_end * fs)) + 1
 
 
-def crossover_fade(t_s: np.ndarray, crossover_s: float, fade_s: float) -> np.ndarray:
+def crossover_fade(t_s: np.ndarray, crossover: float, fade_s: float) -> np.ndarray:
     """Amplitude of the tail's fade-in at times t_s (s): 0, sin ramp, 1. Same shape as t_s.
 
     The early images use the complement sqrt(1 - fade^2) = cos of the same ramp.
     """
     t_s = np.asarray(t_s, float)
     if fade_s <= 0:
-        return (t_s >= crossover_s).astype(float)
-    u = np.clip((t_s - (crossover_s - fade_s)) / fade_s, 0.0, 1.0)
+        return (t_s >= crossover).astype(float)
+    u = np.clip((t_s - (crossover - fade_s)) / fade_s, 0.0, 1.0)
     return np.sin(0.5 * np.pi * u)
 
 
-def envelopes(rt60_bands, volume_m3: float, fs: int, crossover_s: float, fade_s: float,
+def envelopes(rt60_bands, volume_m3: float, fs: int, crossover: float, fade_s: float,
               length: int, gain_db: float = 0.0) -> np.ndarray:
     """Amplitude envelopes (7, length) of the tail: sqrt(E[h^2]) x crossover fade x fade-out."""
     rt60 = np.asarray(rt60_bands, float).reshape(N_BANDS)
@@ -72,7 +72,7 @@ def envelopes(rt60_bands, volume_m3: float, fs: int, crossover_s: float, fade_s:
     level = np.sqrt(diffuse_energy_per_sample(volume_m3, fs)) * 10.0 ** (gain_db / 20.0)
     # amplitude decays at half the energy rate: exp(-6.91 t / T60)
     env = level * np.exp(-0.5 * LN_1E6 * t[None, :] / rt60[:, None])
-    shape = crossover_fade(t, crossover_s, fade_s)
+    shape = crossover_fade(t, crossover, fade_s)
     n_out = min(int(round(FADE_OUT_S * fs)), length)
     if n_out > 0:
         shape[length - n_out:] *= 0.5 * (1.0 + np.cos(np.pi * (np.arange(n_out) + 1) / n_out))
@@ -100,7 +100,7 @@ def _flatten(bands: np.ndarray, fs: int) -> np.ndarray:
     return out
 
 
-def decay(signals: np.ndarray, rt60_bands, volume_m3: float, fs: int, crossover_s: float,
+def decay(signals: np.ndarray, rt60_bands, volume_m3: float, fs: int, crossover: float,
           fade_s: float, gain_db: float = 0.0) -> np.ndarray:
     """Give stationary noise the room's decay: (n, L) -> (n, L), time 0 = emission.
 
@@ -114,23 +114,23 @@ def decay(signals: np.ndarray, rt60_bands, volume_m3: float, fs: int, crossover_
     signals = np.atleast_2d(np.asarray(signals, float))
     rt60 = np.asarray(rt60_bands, float).reshape(N_BANDS)
     length = signals.shape[1]
-    env = envelopes(rt60, volume_m3, fs, crossover_s, fade_s, length, gain_db)
-    first = max(int(np.floor((crossover_s - fade_s) * fs)) - 1024, 0)  # filters' reach
+    env = envelopes(rt60, volume_m3, fs, crossover, fade_s, length, gain_db)
+    first = max(int(np.floor((crossover - fade_s) * fs)) - 1024, 0)  # filters' reach
     out = np.zeros_like(signals)
     bands = _flatten(split(signals[:, first:], fs), fs)  # (7, n, L - first)
     out[:, first:] = np.einsum("bnl,bl->nl", bands, env[:, first:])
     return out
 
 
-def late_noises(n: int, rt60_bands, volume_m3: float, fs: int, crossover_s: float,
+def late_noises(n: int, rt60_bands, volume_m3: float, fs: int, crossover: float,
                 fade_s: float, rng: np.random.Generator, gain_db: float = 0.0) -> np.ndarray:
     """n independent calibrated tails, (n, L) float64, time 0 = emission.
 
     rt60_bands: (7,) T60 per band, seconds. volume_m3: room volume. fs: Hz.
-    crossover_s, fade_s: the tail is 0 before crossover_s - fade_s and fully on
-    from crossover_s. rng: numpy Generator (the only source of randomness).
+    crossover, fade_s: the tail is 0 before crossover - fade_s and fully on
+    from crossover. rng: numpy Generator (the only source of randomness).
     gain_db: level trim (room.tail_gain_db). L = :func:`tail_length`.
     """
-    length = tail_length(np.asarray(rt60_bands, float).reshape(N_BANDS), fs, crossover_s)
+    length = tail_length(np.asarray(rt60_bands, float).reshape(N_BANDS), fs, crossover)
     noise = rng.standard_normal((int(n), length))
-    return decay(noise, rt60_bands, volume_m3, fs, crossover_s, fade_s, gain_db)
+    return decay(noise, rt60_bands, volume_m3, fs, crossover, fade_s, gain_db)

@@ -1,6 +1,6 @@
 """Filter planning of the hybrid room model: image sources early, a shared tail late.
 
-The response of a source to the listener is split at ``room.crossover_s``
+The response of a source to the listener is split at ``room.crossover``
 (seconds after emission):
 
 - :func:`early_filter`, per source, (C, L): the direct path and every image
@@ -15,13 +15,13 @@ The response of a source to the listener is split at ``room.crossover_s``
   :func:`spatial.bands.combine` (the (N, 7) gain matrix is split into its few
   significant rank-one components first, so only those are scattered: 3
   instead of 7 for walls x air absorption, exact to -120 dB). Images arriving in the fade window
-  [crossover_s - fade_s, crossover_s] are weighted by cos(pi/2 u), the
+  [crossover - fade_s, crossover] are weighted by cos(pi/2 u), the
   complement of the tail's sin(pi/2 u) fade-in, so the summed energy is
   continuous: no gap and no double counting.
 
   The direct path is never faded or dropped. A source so far away that its
   direct sound arrives after the crossover (only possible when the room's
-  diagonal exceeds c * crossover_s, i.e. the open-air presets) keeps its
+  diagonal exceeds c * crossover, i.e. the open-air presets) keeps its
   direct path at full level and has no reflections of its own; its late
   energy is the shared tail, which (time-locked to emission) then starts
   before the direct sound arrives. In such rooms the tail is weak, and the
@@ -77,7 +77,7 @@ class EarlyFilter:
 
 def fade_length(room) -> float:
     """The crossover fade (s) of a room: FADE_S, at most half the crossover."""
-    return float(min(FADE_S, 0.5 * room.crossover_s))
+    return float(min(FADE_S, 0.5 * room.crossover))
 
 
 def _direct_only(source_pos, listener_pos) -> Reflections:
@@ -87,9 +87,9 @@ def _direct_only(source_pos, listener_pos) -> Reflections:
                        order=np.zeros(1, np.int64), distances_m=dist)
 
 
-def _directions(positions_m, listener_pos, yaw_deg) -> np.ndarray:
+def _directions(positions_m, listener_pos, yaw) -> np.ndarray:
     """(N, 3) unit vectors in the listener frame (front for a point at the listener)."""
-    v = world_to_listener(positions_m, listener_pos, yaw_deg)
+    v = world_to_listener(positions_m, listener_pos, yaw)
     norm = np.linalg.norm(v, axis=1)
     safe = norm > 1e-9
     out = np.tile([1.0, 0.0, 0.0], (v.shape[0], 1))
@@ -97,13 +97,13 @@ def _directions(positions_m, listener_pos, yaw_deg) -> np.ndarray:
     return out
 
 
-def render_reflections(refl: Reflections, band_gains: np.ndarray, listener_pos, yaw_deg: float,
+def render_reflections(refl: Reflections, band_gains: np.ndarray, listener_pos, yaw: float,
                        spatialiser, fs: int) -> np.ndarray:
     """Scatter image sources into a (C, L) filter.
 
     band_gains: (N, 7) amplitude per image and band, everything but 1/r included.
     """
-    dirs = _directions(refl.positions_m, listener_pos, yaw_deg)
+    dirs = _directions(refl.positions_m, listener_pos, yaw)
     irs, delays_s = spatialiser.responses(dirs)
     irs = np.ascontiguousarray(irs, dtype=np.float64)
     r = np.maximum(refl.distances_m, MIN_DISTANCE_M)
@@ -140,12 +140,12 @@ def early_filter(room, source_pos, listener_pos, listener_yaw_deg: float, spatia
         gains = refl.band_gains
         return EarlyFilter(render_reflections(refl, gains, listener_pos, listener_yaw_deg,
                                               spatialiser, fs), 0.0, 0.0, 1)
-    refl = image_sources(room, source_pos, listener_pos, fs, max_delay_s=room.crossover_s)
+    refl = image_sources(room, source_pos, listener_pos, fs, max_delay_s=room.crossover)
     gains = refl.band_gains.copy()
     if room.air_absorption:
         gains *= np.exp(-0.5 * air_absorption_coeffs()[None, :] * refl.distances_m[:, None])
     # power-complementary crossover: images fade out as the tail fades in
-    tail_in = crossover_fade(refl.delays_s, room.crossover_s, fade_length(room))
+    tail_in = crossover_fade(refl.delays_s, room.crossover, fade_length(room))
     fade = np.sqrt(np.clip(1.0 - tail_in ** 2, 0.0, 1.0))
     fade[0] = 1.0  # the direct path is never faded
     gains *= fade[:, None]
@@ -172,10 +172,10 @@ def tail_filter(room, spatialiser, fs: int, rng: np.random.Generator,
     """
     rt60 = band_rt60(room, fs, positions)
     # stationary noise through the format's diffuse shaping, then the decay per channel
-    length = tail_length(rt60, fs, room.crossover_s)
+    length = tail_length(rt60, fs, room.crossover)
     shaped = spatialiser.diffuse(rng.standard_normal((spatialiser.n_diffuse, length)))
     return decay(np.asarray(shaped, dtype=np.float64), rt60, room.volume_m3, fs,
-                 room.crossover_s, fade_length(room), gain_db=room.tail_gain_db)
+                 room.crossover, fade_length(room), gain_db=room.tail_gain_db)
 
 
 def impulse_response(room, source_pos, listener_pos, listener_yaw_deg: float, spatialiser,

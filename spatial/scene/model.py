@@ -30,49 +30,49 @@ Bands = tuple[float, ...]  # 7 values, one per octave band 125 Hz .. 8 kHz
 class Room:
     """A shoebox room. Absorption is energy absorption per face and band."""
 
-    dimensions_m: Vec3
-    rt60_s: float | None = None  # target; when set, absorption is derived from it
+    dimensions: Vec3
+    rt60: float | None = None  # target; when set, absorption is derived from it
     absorption: dict[str, Bands] | None = None  # face -> 7 band values in (0, 1]
     scattering: float = 0.1  # used by ray tracing only
     air_absorption: bool = True
     model: str = "image-source"  # or "ray-tracing" (tail decay from pra's ray tracer)
-    decay_formula: str = "eyring"  # decay of the tail from the absorption
-    max_order: int | None = None  # image-source order; None: enough to cover crossover_s
-    crossover_s: float = 0.08  # early/late crossover, seconds after emission
+    decay: str = "eyring"  # decay of the tail from the absorption
+    max_order: int | None = None  # image-source order; None: enough to cover crossover
+    crossover: float = 0.08  # early/late crossover, seconds after emission
     tail_gain_db: float = 0.0  # tail character: level trim of the late tail
     preset: str | None = None  # name of the preset it came from, for reports
 
     @property
     def volume_m3(self) -> float:
-        x, y, z = self.dimensions_m
+        x, y, z = self.dimensions
         return x * y * z
 
     def contains(self, point: Vec3) -> bool:
-        return all(0.0 < p < d for p, d in zip(point, self.dimensions_m))
+        return all(0.0 < p < d for p, d in zip(point, self.dimensions))
 
 
 @dataclass(frozen=True)
 class Listener:
-    position_m: Vec3
-    yaw_deg: float = 0.0
+    position: Vec3
+    yaw: float = 0.0
 
 
 @dataclass(frozen=True)
 class Source:
     name: str
     file: Path  # absolute, or relative to the working directory
-    position_m: Vec3 | None = None  # None only for non-diegetic beds
+    position: Vec3 | None = None  # None only for non-diegetic beds
     role: str = "effects"
     gain_db: float = 0.0
-    start_s: float = 0.0
+    start: float = 0.0
     diegetic: bool = True  # False: a bed, played straight to the output
 
 
 @dataclass(frozen=True)
 class Speaker:
     name: str
-    azimuth_deg: float  # counter-clockwise from the front, +90 is the left
-    elevation_deg: float = 0.0
+    azimuth: float  # counter-clockwise from the front, +90 is the left
+    elevation: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Output:
     format: str = "binaural"  # binaural | mono | stereo | 5.1 | 7.1 | 5.1.4 | 7.1.4 | foa | hoa2 | hoa3 | custom
     hrtf: str = "default"  # "default" or a path to a SimpleFreeFieldHRIR SOFA file
     speakers: tuple[Speaker, ...] | None = None  # for format "custom"
-    lfe_roles: tuple[str, ...] = ()  # roles fed (low-passed at 120 Hz) to the LFE
+    lfe: tuple[str, ...] = ()  # roles fed (low-passed at 120 Hz) to the LFE
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class Scene:
     output: Output = field(default_factory=Output)
     room: Room | None = None  # None: free field, direct sound only
     sample_rate: int = 48000
-    duration_s: float | None = None  # None: until the last source ends
+    duration: float | None = None  # None: until the last source ends
     seed: int = 0
     path: Path | None = None  # the scene file, if it came from one
     # key path ("output.hrtf", "sources[0].file") -> (file, 1-based line), filled by the
@@ -113,14 +113,14 @@ class Scene:
         self.source(name)  # raises KeyError with the known names
         if "file" in changes:
             changes["file"] = Path(changes["file"])
-        if "position_m" in changes and changes["position_m"] is not None:
-            changes["position_m"] = tuple(float(v) for v in changes["position_m"])
+        if "position" in changes and changes["position"] is not None:
+            changes["position"] = tuple(float(v) for v in changes["position"])
         sources = tuple(dataclasses.replace(s, **changes) if s.name == name else s
                         for s in self.sources)
         return dataclasses.replace(self, sources=sources)
 
-    def move_source(self, name: str, position_m) -> "Scene":
-        return self.with_source(name, position_m=position_m)
+    def move_source(self, name: str, position) -> "Scene":
+        return self.with_source(name, position=position)
 
     def with_output(self, **changes) -> "Scene":
         return dataclasses.replace(self, output=dataclasses.replace(self.output, **changes))

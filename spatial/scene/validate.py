@@ -76,12 +76,12 @@ def _room(ck: Checker, node: Node, complete: bool = True) -> Room | None:
         return None
     volume = dims[0] * dims[1] * dims[2]
     kw = dict(air_absorption=volume > AIR_ABSORPTION_VOLUME_M3 if air is None else air)
-    for name, value in (("model", model), ("decay_formula", decay), ("max_order", max_order),
-                        ("crossover_s", crossover), ("tail_gain_db", tail),
+    for name, value in (("model", model), ("decay", decay), ("max_order", max_order),
+                        ("crossover", crossover), ("tail_gain_db", tail),
                         ("scattering", scattering)):
         if value is not None:
             kw[name] = value
-    return Room(dimensions_m=dims, rt60_s=rt60, absorption=absorption, preset=preset, **kw)
+    return Room(dimensions=dims, rt60=rt60, absorption=absorption, preset=preset, **kw)
 
 
 def _materials(ck: Checker, node: Node) -> dict | None:
@@ -174,9 +174,9 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
     file = _audio_file(ck, m["file"], f"{path}.file") if "file" in m else None
     if not fields.ok or file is None:
         return None
-    kw = {k: v for k, v in (("role", role), ("gain_db", gain), ("start_s", start),
+    kw = {k: v for k, v in (("role", role), ("gain_db", gain), ("start", start),
                             ("diegetic", diegetic)) if v is not None}
-    return Source(name=name, file=file, position_m=position, **kw)
+    return Source(name=name, file=file, position=position, **kw)
 
 
 def _audio_file(ck: Checker, node: Node, key: str) -> Path | None:
@@ -222,7 +222,7 @@ def _output(ck: Checker, node: Node) -> Output | None:
     if not ok:
         return None
     return Output(format=fmt, hrtf=hrtf, speakers=speakers if fmt == "custom" else None,
-                  lfe_roles=lfe)
+                  lfe=lfe)
 
 
 def _speakers(ck: Checker, node: Node) -> tuple[Speaker, ...] | None:
@@ -270,7 +270,7 @@ def geometry_problems(room: Room | None, listener: Listener | None, sources, whe
     sources: (index, Source) pairs; where(key) -> file/line/key keyword arguments.
     """
     problems = []
-    dims = room.dimensions_m if room is not None else None
+    dims = room.dimensions if room is not None else None
     size = "" if dims is None else " x ".join(f"{d:g}" for d in dims) + " m"
 
     def inside(point, who, key):
@@ -283,7 +283,7 @@ def geometry_problems(room: Room | None, listener: Listener | None, sources, whe
                                     f"(room {size}; positions must be strictly inside)",
                                     **where(key)))
 
-    lpos = listener.position_m if listener is not None else None
+    lpos = listener.position if listener is not None else None
     if lpos is not None and not all(math.isfinite(v) for v in lpos):
         problems.append(Problem(f"listener position must be finite, got {lpos}",
                                 **where("listener.position")))
@@ -293,17 +293,17 @@ def geometry_problems(room: Room | None, listener: Listener | None, sources, whe
         key = f"sources[{i}].position"
         if not s.diegetic:
             continue
-        if s.position_m is None:
+        if s.position is None:
             problems.append(Problem(f"source '{s.name}' has no position (only beds with "
                                     "diegetic: false may omit it)", **where(key)))
             continue
-        if not all(math.isfinite(v) for v in s.position_m):
+        if not all(math.isfinite(v) for v in s.position):
             problems.append(Problem(f"source '{s.name}' position must be finite, got "
-                                    f"{s.position_m}", **where(key)))
+                                    f"{s.position}", **where(key)))
             continue
-        inside(s.position_m, f"source '{s.name}'", key)
+        inside(s.position, f"source '{s.name}'", key)
         if lpos is not None:
-            d = math.dist(s.position_m, lpos)
+            d = math.dist(s.position, lpos)
             if d < MIN_SOURCE_DISTANCE_M:
                 problems.append(Problem(
                     f"source '{s.name}' is at the listener position ({d * 100:.2g} cm away; "
@@ -333,7 +333,7 @@ def build(root: Node, problems: list[Problem], path: Path | None,
             ck.add(m["sample_rate"], "sample_rate", "must be between 8000 and 192000 Hz, got "
                                                     f"{kw['sample_rate']}")
     if "duration" in m:
-        kw["duration_s"] = ck.number(m["duration"], "duration", positive=True, unit="s")
+        kw["duration"] = ck.number(m["duration"], "duration", positive=True, unit="s")
     if "seed" in m:
         kw["seed"] = ck.number(m["seed"], "seed", integer=True, nonnegative=True)
     room = None

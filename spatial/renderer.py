@@ -38,7 +38,7 @@ class Rendered:
         return tuple(c.name for c in self.channels)
 
     @property
-    def duration_s(self) -> float:
+    def duration(self) -> float:
         return self.audio.shape[0] / self.sample_rate
 
     def write(self, path, subtype: str | None = None):
