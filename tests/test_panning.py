@@ -1,7 +1,9 @@
 """Loudspeaker layouts, VBAP and ambisonic encoding, against independent references.
 
 References: the EBU ADM Renderer (``ear`` 2.1: BS.2051 nominal positions and its
-point-source panner), scipy.special's associated Legendre functions, and the
+point-source panner gains, stored in tests/data/ear_reference.npz by
+tests/reference/make_ear_reference.py, because ear caps numpy below 2),
+scipy.special's associated Legendre functions, and the
 physics of the velocity / energy / intensity vectors. For a free-field point
 source the rendered per-channel RMS is proportional to these gains, so the
 vectors are tested on gains here (tests/test_formats.py does it on renders).
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import math
 import types
-import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,10 +28,7 @@ from spatial.filters.vbap import VbapPanner, vbap_gains
 from spatial.geometry import unit_vectors
 from spatial.scene.model import Output, Speaker
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # attrs warns about this interpreter on import
-    from ear.core import bs2051, point_source
-
+EAR = dict(np.load(Path(__file__).parent / "data" / "ear_reference.npz"))
 BS2051 = {"stereo": "0+2+0", "5.1": "0+5+0", "7.1": "0+7+0", "5.1.4": "4+5+0", "7.1.4": "4+7+0"}
 AZIMUTHS = np.arange(-180.0, 181.0, 15.0)  # 0..180 on both sides
 ELEVATIONS = {"5.1": (0.0,), "7.1": (0.0,), "5.1.4": (0.0, 10.0, 20.0, 30.0),
@@ -64,19 +63,26 @@ def real_gains(fmt, dirs):
     return vbap_gains(lay, dirs)[:, lay.speaker_indices], lay.directions()
 
 
-def ear_gains(fmt, dirs):
-    """EAR's point-source gains for the same directions, in our speaker order.
+def ear_gains(fmt, which):
+    """EAR's stored point-source gains: (directions, gains in our speaker order).
 
-    EAR's Cartesian frame has x to the RIGHT, y to the front, z up (ear.common.cart;
-    its azimuth is counter-clockwise from the front like ours), so ours
-    (x front, y left, z up) maps to EAR's (-y, x, z).
+    which: "sphere" (400-point Fibonacci sphere) or "grid" (AZIMUTHS x the format's
+    test elevations). The directions are in our frame (x front, y left, z up); the
+    script handed them to EAR as (-y, x, z), EAR's frame having x to the right.
     """
     lay = layout(fmt)
-    ear_layout = bs2051.get_layout(BS2051[fmt]).without_lfe
-    panner = point_source.configure(ear_layout)
-    order = [ear_layout.channel_names.index(lay.bs2051[i]) for i in lay.speaker_indices]
-    g = np.array([panner.handle(np.array([-d[1], d[0], d[2]])) for d in dirs])
-    return g[:, order]
+    name = BS2051[fmt]
+    names = list(EAR[f"names_{name}"])
+    order = [names.index(lay.bs2051[i]) for i in lay.speaker_indices]
+    dirs = EAR["sphere_dirs"] if which == "sphere" else EAR[f"grid_{name}_dirs"]
+    return dirs, EAR[f"gains_{which}_{name}"][:, order]
+
+
+def ear_layout(name):
+    """A stored BS.2051 layout: name -> (azimuth, elevation, is_lfe) per channel."""
+    keys = ("names", "azimuth", "elevation", "is_lfe")
+    cols = [EAR[f"layout_{name}_{k}"] for k in keys]
+    return {str(n): (float(az), float(el), bool(lfe)) for n, az, el, lfe in zip(*cols)}
 
 
 # ---------------------------------------------------------------- layouts
@@ -84,15 +90,29 @@ def ear_gains(fmt, dirs):
 def test_positions_match_bs2051_nominal_positions_in_ear():
     for fmt, name in BS2051.items():
         lay = layout(fmt)
-        ear_layout = bs2051.get_layout(name)
-        assert sorted(b for b in lay.bs2051 if b) == sorted(ear_layout.channel_names), fmt
+        ref = ear_layout(name)
+        assert sorted(b for b in lay.bs2051 if b) == sorted(ref), fmt
         for ch, bs in zip(lay.channels, lay.bs2051):
-            ref = ear_layout.channels[ear_layout.channel_names.index(bs)]
-            if ref.is_lfe:
+            azimuth, elevation, is_lfe = ref[bs]
+            if is_lfe:
                 assert ch.name == "LFE" and ch.azimuth_deg is None and ch.elevation_deg is None
             else:
-                pos = ref.polar_nominal_position
-                assert (ch.azimuth_deg, ch.elevation_deg) == (pos.azimuth, pos.elevation), bs
+                assert (ch.azimuth_deg, ch.elevation_deg) == (azimuth, elevation), bs
+
+
+def test_stored_ear_reference_covers_the_tested_directions():
+    """The stored directions are the grids these tests are about, and EAR's gains for
+    them are those of an energy-preserving panner (a truncated or mangled file fails)."""
+    assert str(EAR["ear_version"]).startswith("2.")
+    assert np.array_equal(EAR["sphere_dirs"], fibonacci_sphere(400))
+    for fmt in ("5.1", "7.1", "5.1.4", "7.1.4"):
+        extra = (-30.0, 45.0, 60.0, 90.0) if fmt in ("5.1.4", "7.1.4") else ()
+        for which, dirs in (("grid", grid(AZIMUTHS, ELEVATIONS[fmt] + extra)),
+                            ("sphere", fibonacci_sphere(400))):
+            stored, g = ear_gains(fmt, which)
+            assert np.allclose(stored, dirs, rtol=0, atol=1e-15), (fmt, which)
+            assert g.shape == (len(dirs), len(layout(fmt).speaker_indices))
+            assert np.allclose(np.sum(g ** 2, axis=1), 1.0) and g.min() >= 0.0
 
 
 EXPECTED = {  # format -> (channel names, WAVE_FORMAT_EXTENSIBLE mask)
@@ -201,9 +221,9 @@ def test_velocity_vector_points_at_the_source(fmt):
 def test_energy_vector_no_worse_than_ear(fmt):
     # height layouts: also below, between and above the rings (outside the span too)
     extra = (-30.0, 45.0, 60.0, 90.0) if fmt in ("5.1.4", "7.1.4") else ()
-    dirs = grid(AZIMUTHS, ELEVATIONS[fmt] + extra)
+    dirs, ge = ear_gains(fmt, "grid")
+    assert np.allclose(dirs, grid(AZIMUTHS, ELEVATIONS[fmt] + extra), rtol=0, atol=1e-15)
     g, spk = real_gains(fmt, dirs)
-    ge = ear_gains(fmt, dirs)
     ours, theirs = angle_deg(g ** 2 @ spk, dirs), angle_deg(ge ** 2 @ spk, dirs)
     assert np.all(ours <= theirs + 1.0)  # the issue's margin: EAR's own error + 1 degree
 
@@ -212,9 +232,9 @@ def test_energy_vector_no_worse_than_ear(fmt):
 def test_gains_equal_ears_over_the_sphere(fmt):
     # Same virtual speakers (copy ring at -30, nadir, zenith), same quadrilateral
     # panning: EAR's gains to rounding (1e-9 leaves room for its 1e-10 root tolerances).
-    dirs = fibonacci_sphere(400)
+    dirs, ge = ear_gains(fmt, "sphere")
     g, _ = real_gains(fmt, dirs)
-    assert np.abs(g - ear_gains(fmt, dirs)).max() < 1e-9
+    assert np.abs(g - ge).max() < 1e-9
 
 
 @pytest.mark.parametrize("fmt", ["stereo", "5.1", "7.1", "5.1.4", "7.1.4"])
