@@ -2,7 +2,9 @@
 
 Seven bands centred 125 Hz .. 8 kHz. The lowest band also holds everything
 below it, the highest everything above it, so the bands sum back to the input
-exactly (pyroomacoustics' cosine filter bank is perfect-reconstruction).
+exactly (pyroomacoustics' cosine filter bank is perfect-reconstruction). At
+sample rates below 16 kHz the bank has fewer bands (at 8 kHz the top one is
+4 kHz, holding everything up to Nyquist): the bands above are silent.
 """
 from __future__ import annotations
 
@@ -34,8 +36,8 @@ def split(x: np.ndarray, fs: int) -> np.ndarray:
     out = np.empty((N_BANDS,) + flat.shape)
     for row, sig in enumerate(flat):
         parts = [bank.analysis(sig, band=b) for b in range(bank.n_bands)]
-        for b in range(N_BANDS):
-            out[b, row] = parts[b]
+        for b in range(N_BANDS):  # bands above Nyquist (fs < 16 kHz) are silent
+            out[b, row] = parts[b] if b < len(parts) else 0.0
         for extra in parts[N_BANDS:]:  # fold bands above 8 kHz into the top band
             out[N_BANDS - 1, row] += extra
     return out.reshape((N_BANDS,) + x.shape)
@@ -57,7 +59,8 @@ def combine(per_band: np.ndarray, fs: int) -> np.ndarray:
     flat_out = out.reshape(-1, out.shape[-1])
     for b in range(N_BANDS):
         flat_in = per_band[b].reshape(-1, per_band.shape[-1])
-        bands = range(b, bank.n_bands) if b == N_BANDS - 1 else (b,)
+        top = bank.n_bands if b == N_BANDS - 1 else min(b + 1, bank.n_bands)
+        bands = range(b, top)  # empty above Nyquist (fs < 16 kHz)
         for row, sig in enumerate(flat_in):
             if np.any(sig):
                 for bb in bands:
