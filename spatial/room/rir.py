@@ -7,7 +7,7 @@ The response of a source to the listener is split at ``room.crossover``
   source arriving before the crossover, each spatialised from its own direction
   in the listener frame (``spatialiser.responses``), delayed by distance / c
   (plus the spatialiser's own delays), with amplitude 1 / r (unity at 1 m; r is
-  clamped at :data:`MIN_DISTANCE_M`), the walls' band gains and, when
+  clamped at :data:`spatial.geometry.MIN_DISTANCE_M`), the walls' band gains and, when
   ``room.air_absorption``, air attenuation exp(-m_b r / 2) per band
   (pyroomacoustics' coefficients m_b, energy per metre). Equal band gains (a
   uniform rt60 room without air absorption) are accumulated broadband; otherwise
@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spatial.bands import N_BANDS, combine
-from spatial.geometry import SPEED_OF_SOUND, world_to_listener
+from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND, world_to_listener
 from spatial.room.decay import air_absorption_coeffs, band_rt60
 from spatial.room.image_sources import Reflections, image_sources
 from spatial.room.late import crossover_fade, decay, tail_length
@@ -55,7 +55,6 @@ from spatial.engine.kernels import scatter_images
 from spatial.engine.reference import FRACTIONAL_TAPS
 
 FADE_S = 0.01  # crossover fade length (capped at half the crossover time)
-MIN_DISTANCE_M = 0.1  # 1/r is clamped here (+20 dB at most)
 SVD_TOLERANCE = 1e-6  # band-gain components below this (relative, -120 dB) are dropped
 
 
