@@ -1,0 +1,72 @@
+"""Progress of a render on the terminal, and the peak memory of the process.
+
+The renderer reports progress through a plain callable, so it does not know
+about terminals:
+
+    progress(done_frames, total_frames)    # called as often as it likes
+
+:func:`terminal_progress` makes one backed by a tqdm bar (elapsed time, ETA,
+speed in seconds of audio per second) that appears only if the render is still
+running after ``delay`` seconds, so short renders print nothing but the summary.
+"""
+from __future__ import annotations
+
+import contextlib
+import resource
+import sys
+from typing import Callable, Iterator
+
+Progress = Callable[[int, int], None]
+
+BAR_DELAY_S = 2.0  # renders shorter than this show no bar
+
+
+class TqdmProgress:
+    """A progress(done_frames, total_frames) callable drawing a tqdm bar in seconds of audio."""
+
+    def __init__(self, sample_rate: int, delay: float = BAR_DELAY_S, file=None):
+        self.sample_rate = int(sample_rate)
+        self.delay = delay
+        self.file = file if file is not None else sys.stderr
+        self._bar = None
+        self._done = 0
+
+    def __call__(self, done_frames: int, total_frames: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=round(total_frames / self.sample_rate, 2), unit="s",
+                             unit_scale=False, leave=False, file=self.file, delay=self.delay,
+                             dynamic_ncols=True, desc="rendering",
+                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s "
+                                        "audio [{elapsed}<{remaining}, {rate_fmt}]")
+        step = done_frames - self._done
+        if step > 0:
+            self._bar.update(round(step / self.sample_rate, 6))
+            self._done = done_frames
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+@contextlib.contextmanager
+def terminal_progress(enabled: bool, sample_rate: int,
+                      delay: float = BAR_DELAY_S) -> Iterator[Progress | None]:
+    """A progress callable for the renderer (None when disabled); the bar is removed on exit."""
+    if not enabled:
+        yield None
+        return
+    bar = TqdmProgress(sample_rate, delay)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def peak_memory_mib() -> float:
+    """Peak resident memory of this process so far, MiB (ru_maxrss: KiB on Linux)."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if sys.platform == "darwin":  # bytes there
+        kib /= 1024
+    return kib / 1024
