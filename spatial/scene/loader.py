@@ -17,11 +17,14 @@ from pathlib import Path
 from spatial.errors import Problem, SceneError
 from spatial.scene.model import Scene
 from spatial.scene.validate import ROOM_KEYS, build, geometry_problems
-from spatial.scene.yamlnodes import Node, closest, merge, read
+from spatial.scene.merge import drop_removes, merge
+from spatial.scene.yamlnodes import Node, closest, read
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "room" / "presets"
 # keys that are alternatives: a file giving one drops the other inherited from below
 ALTERNATIVES = ("rt60", "materials")
+# lists that `extends` merges entry by entry, matched by this key (`remove: true` drops one)
+BY_NAME = {"sources": "name"}
 
 __all__ = ["load_scene", "load_scene_text", "list_presets", "check_geometry", "PRESETS_DIR"]
 
@@ -120,11 +123,13 @@ def _load_tree(text: str, display: str | None, absolute: Path | None, base_dir: 
         chain = chain + [(absolute, display or str(absolute))]
     ext = root.value.get("extends")
     if ext is None:
+        drop_removes(root, BY_NAME, problems)  # `remove` needs a base
         return root
     if not isinstance(ext.value, str) or not ext.value.strip():
         problems.append(Problem("expected the path of a base scene file (e.g. "
                                 f"../series.yaml), got {ext.value!r}", display, ext.where,
                                 "extends"))
+        drop_removes(root, BY_NAME, None)  # no base: already an error
         return root
     try:
         rel = Path(ext.value).expanduser()
@@ -132,6 +137,7 @@ def _load_tree(text: str, display: str | None, absolute: Path | None, base_dir: 
     except (OSError, ValueError, RuntimeError):
         problems.append(Problem(f"not a usable file path: {ext.value!r}", display, ext.where,
                                 "extends"))
+        drop_removes(root, BY_NAME, None)  # no base: already an error
         return root
     base_display = (str(rel) if rel.is_absolute() or display is None else
                     os.path.normpath(os.path.join(os.path.dirname(display), ext.value)))
@@ -140,6 +146,7 @@ def _load_tree(text: str, display: str | None, absolute: Path | None, base_dir: 
         names = [d for _, d in chain[seen.index(base_abs):]] + [base_display]
         problems.append(Problem(f"extends cycle: {' -> '.join(names)}", display, ext.where,
                                 "extends"))
+        drop_removes(root, BY_NAME, None)  # no base: already an error
         return root
     try:
         base_text = _read_text(base_abs, base_display, "base scene", display, ext.where,
@@ -147,8 +154,9 @@ def _load_tree(text: str, display: str | None, absolute: Path | None, base_dir: 
         base = _load_tree(base_text, base_display, base_abs, base_abs.parent, problems, chain)
     except SceneError as err:
         problems.extend(err.problems)
+        drop_removes(root, BY_NAME, None)  # no base: already an error
         return root
-    return merge(base, root, {"room": [ALTERNATIVES]})
+    return merge(base, root, {"room": [ALTERNATIVES]}, BY_NAME, problems)
 
 
 def _apply_preset(root: Node, problems: list[Problem], presets_dir) -> bool:

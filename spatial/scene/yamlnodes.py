@@ -197,33 +197,6 @@ def closest(word: str, known) -> str | None:
     return found[0] if found else None
 
 
-def merge(base: Node, over: Node, alternatives: dict | None = None) -> Node:
-    """Deep-merge `over` onto `base`: mappings key by key, anything else replaced.
-
-    Every value keeps the location it came from. `alternatives` maps a key path
-    (e.g. "room") to groups of mutually exclusive keys: when `over` gives one of
-    a group, the others inherited from `base` are dropped (so a scene's rt60
-    replaces a base's materials rather than conflicting with them).
-    """
-    return _merge(base, over, "", alternatives or {})
-
-
-def _merge(base: Node, over: Node, path: str, alternatives: dict) -> Node:
-    if not (base.is_map and over.is_map):
-        return over
-    result = dict(base.value)
-    for group in alternatives.get(path, ()):
-        given = [k for k in group if k in over.value]
-        if given:
-            for k in group:
-                if k not in given:
-                    result.pop(k, None)
-    for key, value in over.value.items():
-        sub = f"{path}.{key}" if path else key
-        result[key] = _merge(result[key], value, sub, alternatives) if key in result else value
-    return Node(result, over.file, over.line, over.base_dir, over.key_line, over.tag)
-
-
 def locations(root: Node) -> dict[str, tuple[str | None, int | None]]:
     """Every key path of the tree -> (file, 1-based line)."""
     out: dict[str, tuple[str | None, int | None]] = {}

@@ -1,0 +1,196 @@
+"""Series inheritance: with `extends`, `sources` merge by name. An episode keeps
+the series' sources, trims one key by key, removes one (`remove: true`) and adds
+its own; every value keeps the file and line that set it, and a misused `remove`
+is an error naming file, line and key."""
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from spatial.errors import SceneError
+from spatial.scene.loader import load_scene
+from spatial.scene.model import Source
+
+SCENES = Path(__file__).resolve().parents[1] / "scenes"
+
+SERIES = """\
+sample_rate: 48000
+room: {dimensions: [8, 6, 3], rt60: 0.4}
+listener: {position: [4, 3, 1.6]}
+sources:
+  - name: theme
+    role: music
+    file: assets/theme.wav
+    diegetic: false
+    gain_db: -12
+    start: 1.5
+  - {name: tone, role: ambience, file: assets/tone.wav, position: [2, 2, 2.5], gain_db: -30}
+  - {name: knock, file: assets/knock.wav, position: [4, 1, 1.2], start: 3}
+"""
+L_THEME, L_THEME_FILE, L_THEME_START, L_TONE = 5, 7, 10, 11  # lines in SERIES
+
+
+def wav(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.zeros(480), 48000)
+    return path
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.fixture
+def series(tmp_path) -> Path:
+    for name in ("theme", "tone", "knock"):
+        wav(tmp_path / "assets" / f"{name}.wav")
+    wav(tmp_path / "ep02" / "line.wav")
+    return write(tmp_path / "series.yaml", SERIES)
+
+
+def problems(path: Path):
+    with pytest.raises(SceneError) as info:
+        load_scene(path)
+    return info.value.problems
+
+
+EPISODE = """\
+extends: ../series.yaml
+sources:
+  - {name: theme, gain_db: -20}      # trim: every other key from the series
+  - name: tone
+    remove: true
+  - {name: line, role: dialogue, file: line.wav, position: [6, 3, 1.6]}
+"""
+
+
+def test_episode_keeps_trims_removes_and_adds_by_name(series):
+    episode = write(series.parent / "ep02" / "episode.yaml", EPISODE)
+    scene = load_scene(episode)
+    by_name = {s.name: s for s in scene.sources}
+    # base order first (minus the removed source), then the episode's new ones
+    assert [s.name for s in scene.sources] == ["theme", "knock", "line"]
+    theme = by_name["theme"]
+    assert theme.gain_db == -20.0  # trimmed here
+    assert (theme.role, theme.diegetic, theme.start) == ("music", False, 1.5)  # kept
+    # paths keep the folder of the file that wrote them
+    assert theme.file == (series.parent / "assets" / "theme.wav").resolve()
+    assert by_name["line"].file == (series.parent / "ep02" / "line.wav").resolve()
+    assert by_name["knock"].position == (4.0, 1.0, 1.2) and by_name["knock"].start == 3.0
+    # every value remembers the file and line that set it
+    assert scene.locations["sources[0].gain_db"] == (str(episode), 3)
+    assert scene.locations["sources[0].start"] == (str(series), L_THEME_START)
+    assert scene.locations["sources[0].file"] == (str(series), L_THEME_FILE)
+    assert "remove" not in {f.name for f in dataclasses.fields(Source)}
+
+
+def test_errors_in_merged_sources_point_at_the_file_that_wrote_them(series):
+    write(series, SERIES.replace("start: 1.5", "start: -1"))
+    episode = write(series.parent / "ep02" / "episode.yaml",
+                    EPISODE.replace("gain_db: -20", "gain_db: loud"))
+    found = {(p.file, p.line, p.key) for p in problems(episode)}
+    assert found == {(str(series), L_THEME_START, "sources[0].start"),
+                     (str(episode), 3, "sources[0].gain_db")}
+
+
+def test_a_chain_merges_at_every_level(series):
+    write(series.parent / "season.yaml", """\
+        extends: series.yaml
+        sources: [{name: knock, remove: true}, {name: theme, gain_db: -15}]
+        """)
+    scene = load_scene(write(series.parent / "ep02" / "episode.yaml", """\
+        extends: ../season.yaml
+        sources: [{name: theme, start: 0}]
+        """))
+    assert [(s.name, s.gain_db, s.start) for s in scene.sources] == [
+        ("theme", -15.0, 0.0), ("tone", -30.0, 0.0)]
+
+
+REMOVE_ERRORS = {  # case -> (episode sources, line, key, message fragment)
+    "unknown name": ("- {name: thme, remove: true}", 3, "sources[0].remove",
+                     "nothing named 'thme' (they have: theme, tone, knock)"),
+    "no name": ("- {remove: true}", 3, "sources[0].remove", "this entry has no name"),
+    "named twice": ("- {name: knock, gain_db: -3}\n  - {name: knock, remove: true}", 4,
+                    "sources[1].remove", "'knock' is already given above"),
+    "not true/false": ("- {name: tone, remove: yes please}", 3, "sources[0].remove",
+                       "expected true or false, got 'yes please'"),
+    "more keys": ("- name: tone\n    gain_db: -3\n    remove: true", 5, "sources[0].remove",
+                  "takes no other keys (got gain_db)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REMOVE_ERRORS))
+def test_remove_that_does_not_drop_a_base_source_is_an_error(series, case):
+    entries, line, key, message = REMOVE_ERRORS[case]
+    episode = write(series.parent / "ep02" / "episode.yaml",
+                    f"extends: ../series.yaml\nsources:\n  {entries}\n")
+    found = problems(episode)
+    p = next(p for p in found if p.key == key)
+    assert (p.file, p.line) == (str(episode), line) and message in p.message, found
+    assert not any("unknown key" in q.message for q in found)  # never reaches the model
+
+
+def test_remove_without_a_base_is_an_error(series):
+    scene = write(series.parent / "alone.yaml", SERIES.replace(
+        "  - {name: tone,", "  - {name: old, remove: true}\n  - {name: tone,"))
+    (p,) = problems(scene)
+    assert (p.file, p.line, p.key) == (str(scene), L_TONE, "sources[1].remove")
+    assert "no base (no extends)" in p.message
+    # and a base that cannot be read is reported once, not again for each remove
+    episode = write(series.parent / "ep02" / "episode.yaml",
+                    "extends: ../missing.yaml\nsources: [{name: tone, remove: true}]\n")
+    (p,) = problems(episode)
+    assert p.key == "extends" and "base scene not found" in p.message
+
+
+def test_removing_every_source_leaves_a_scene_without_sources(series):
+    episode = write(series.parent / "ep02" / "episode.yaml", """\
+        extends: ../series.yaml
+        sources: [{name: theme, remove: true}, {name: tone, remove: true},
+                  {name: knock, remove: true}]
+        """)
+    (p,) = problems(episode)
+    assert (p.file, p.line, p.key) == (str(episode), 2, "sources")
+    assert "no sources" in p.message
+
+
+# -- the shipped series ------------------------------------------------------------------
+
+def raw(name: str) -> dict:
+    """A shipped scene file as plain YAML, read without spatial's loader."""
+    return yaml.safe_load((SCENES / name).read_text())
+
+
+SHIPPED = ("coast.yaml", "episode-02.yaml")
+
+
+def test_shipped_episodes_keep_trim_and_remove_series_sources():
+    series = {s["name"]: s for s in raw("series.yaml")["sources"]}
+    shown = set()
+    for name in SHIPPED:
+        episode = {s["name"]: s for s in raw(name)["sources"]}
+        got = {s.name: s for s in load_scene(SCENES / name).sources}
+        removed = {n for n, s in episode.items() if s.get("remove") is True}
+        trimmed = {n for n, s in episode.items() if n in series and n not in removed}
+        kept = set(series) - set(episode)
+        assert set(got) == (set(series) | set(episode)) - removed, name
+        for n in trimmed:  # the keys given here win, the rest is the series'
+            for key in ("gain_db", "start", "role", "diegetic"):
+                value = episode[n].get(key, series[n].get(key))
+                if value is not None:
+                    assert getattr(got[n], key) == value, (name, n, key)
+        for n in trimmed | kept:  # paths stay relative to series.yaml
+            assert got[n].file == (SCENES / series[n]["file"]).resolve(), (name, n)
+        for n in kept:
+            assert got[n].gain_db == series[n].get("gain_db", 0), (name, n)
+        shown |= {what for what, names in (("removed", removed), ("trimmed", trimmed),
+                                           ("kept", kept)) if names}
+    assert shown == {"removed", "trimmed", "kept"}  # the series example shows all three
