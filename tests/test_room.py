@@ -133,7 +133,7 @@ def test_image_sources_geometry():
 def test_per_face_band_absorption_reaches_the_images():
     absorption = {f: (0.1,) * 7 for f in FACES}
     absorption["floor"] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-    room = Room((6.0, 5.0, 3.0), absorption=absorption, air_absorption=False)
+    room = Room((6.0, 5.0, 3.0), materials=absorption, air_absorption=False)
     refl = image_sources(room, (4.0, 3.0, 1.2), (2.0, 2.0, 1.5), FS, 0.03)
     floor = np.flatnonzero((refl.order == 1) & np.isclose(refl.positions_m[:, 2], -1.2))
     assert floor.size == 1
@@ -207,7 +207,7 @@ def test_eyring_and_sabine_against_hand_computed_values():
     # S = 220 m^2, V = 200 m^3, mean absorption 52 / 220 = 0.23636
     absorption = {f: (0.1,) * 7 for f in ("west", "east", "south", "north")}
     absorption["floor"], absorption["ceiling"] = (0.3,) * 7, (0.5,) * 7
-    room = Room((10.0, 5.0, 4.0), absorption=absorption, air_absorption=False)
+    room = Room((10.0, 5.0, 4.0), materials=absorption, air_absorption=False)
     k = 24 * np.log(10) / 343.0  # 0.16111 s/m
     sabine = k * 200 / 52.0  # 0.6197 s
     eyring = k * 200 / (-220 * np.log(1 - 52 / 220))  # 0.5431 s
@@ -221,7 +221,7 @@ def test_eyring_and_sabine_against_hand_computed_values():
     # a target rt60 wins, in every band
     assert np.allclose(decay.band_rt60(replace(room, rt60=0.7), FS), 0.7)
     # anechoic faces: clipped, not a division by zero
-    dead = Room((3.0, 3.0, 3.0), absorption={f: (1.0,) * 7 for f in FACES})
+    dead = Room((3.0, 3.0, 3.0), materials={f: (1.0,) * 7 for f in FACES})
     assert np.allclose(decay.band_rt60(dead, FS), decay.MIN_RT60_S)
 
 
@@ -233,7 +233,7 @@ def test_sabine_inverse_is_capped():
 
 def test_ray_traced_decay_is_close_to_eyring():
     absorption = {f: (0.1, 0.15, 0.2, 0.2, 0.25, 0.3, 0.3) for f in FACES}
-    room = Room((10.0, 7.0, 3.5), absorption=absorption, air_absorption=False,
+    room = Room((10.0, 7.0, 3.5), materials=absorption, air_absorption=False,
                 model="ray-tracing", scattering=0.3)
     traced = decay.band_rt60(room, FS)
     eyring = decay.band_rt60(replace(room, model="image-source"), FS)
@@ -280,7 +280,7 @@ def test_free_field_is_the_direct_path():
 
 
 def test_far_source_keeps_its_direct_path():
-    room = Room((200.0, 200.0, 50.0), absorption={f: (0.3,) * 7 if f == "floor" else (1.0,) * 7
+    room = Room((200.0, 200.0, 50.0), materials={f: (0.3,) * 7 if f == "floor" else (1.0,) * 7
                                                    for f in FACES}, crossover=0.1)
     early = rir.early_filter(room, (150.0, 100.0, 1.5), (10.0, 100.0, 1.5), 0.0,
                              OmniSpatialiser(), FS)

@@ -207,7 +207,7 @@ def test_good_scene_values_and_locations(work):
     scene = load_scene(path)
     assert scene.sample_rate == 48000 and scene.seed == 0 and scene.duration is None
     assert scene.room.dimensions == (6.0, 5.0, 3.0) and scene.room.rt60 == 0.3
-    assert scene.room.absorption is None and scene.room.air_absorption is False  # 90 m3
+    assert scene.room.materials is None and scene.room.air_absorption is False  # 90 m3
     assert (scene.room.model, scene.room.decay) == ("image-source", "eyring")
     assert scene.room.crossover == 0.08 and scene.room.max_order is None
     assert scene.listener.position == (3.0, 2.5, 1.6) and scene.listener.yaw == 0.0
@@ -266,10 +266,10 @@ def test_every_key(work):
     assert room.air_absorption is True  # 320 m3 > 100 m3
     assert (room.model, room.decay, room.max_order) == ("ray-tracing", "sabine", 10)
     assert (room.crossover, room.tail_gain_db, room.scattering) == (0.05, -3.0, 0.4)
-    assert set(room.absorption) == set(FACES) and room.rt60 is None
-    assert room.absorption["north"] == resolve_absorption("brickwork")
-    assert room.absorption["floor"] == (0.3,) * 7
-    assert room.absorption["ceiling"] == (0.1, 0.2, 0.3, 0.4, 0.5, 0.5, 0.5)
+    assert set(room.materials) == set(FACES) and room.rt60 is None
+    assert room.materials["north"] == resolve_absorption("brickwork")
+    assert room.materials["floor"] == (0.3,) * 7
+    assert room.materials["ceiling"] == (0.1, 0.2, 0.3, 0.4, 0.5, 0.5, 0.5)
     assert scene.listener.yaw == 90.0
     assert scene.sources[0].start == 1.5 and scene.sources[0].gain_db == -6.0
     out = scene.output
@@ -294,13 +294,13 @@ def test_json_scene(work):
     assert p.key == "sources[0].positon" and p.line == line and "did you mean" in p.message
 
 
-def test_check_geometry_on_a_scene_changed_in_code(work):
+def test_a_scene_changed_in_code_is_checked_at_once_and_names_the_call(work):
     path = write(work, GOOD)
-    scene = load_scene(path).move_source("a", [4, 9, 1])
     with pytest.raises(SceneError, match=r"y = 9 m") as info:
-        check_geometry(scene)
-    (p,) = info.value.problems
-    assert (p.file, p.line, p.key) == (str(path), L_POS, "sources[0].position")
+        load_scene(path).move_source("a", [4, 9, 1])
+    (p,) = info.value.problems  # the call that moved it, not the line it was loaded from
+    assert (p.file, p.line, p.key) == ("move_source('a', position=...)", None,
+                                       "sources[0].position")
 
 
 # -- materials ----------------------------------------------------------------------------
@@ -328,7 +328,7 @@ def test_materials_by_name_number_and_list():
 def test_face_keys_override_walls(work):
     scene = load_scene(write(work, GOOD.replace(
         "rt60: 0.3", "materials: {walls: 0.2, east: curtains_velvet, floor: 0.3, ceiling: 1}")))
-    a = scene.room.absorption
+    a = scene.room.materials
     assert a["west"] == a["north"] == a["south"] == (0.2,) * 7
     assert a["east"] == resolve_absorption("curtains_velvet") and a["ceiling"] == (1.0,) * 7
 
@@ -359,7 +359,7 @@ def test_extends_merges_and_overrides(work):
         listener: {yaw: 45}
         """, "scene.yaml"))
     assert scene.sample_rate == 44100 and scene.output.format == "stereo"
-    assert scene.room.rt60 == 0.6 and scene.room.absorption is None  # rt60 replaces materials
+    assert scene.room.rt60 == 0.6 and scene.room.materials is None  # rt60 replaces materials
     assert scene.room.crossover == 0.05 and scene.room.dimensions == (8.0, 6.0, 3.0)
     assert scene.listener.position == (4.0, 3.0, 1.6) and scene.listener.yaw == 45.0
     # paths in the base are relative to the base file
@@ -372,7 +372,7 @@ def test_extends_merges_and_overrides(work):
         """, "scene2.yaml"))
     assert [s.name for s in scene.sources] == ["theme", "l"]
     assert scene.sources[1].file == (work / "ep1" / "line.wav").resolve()
-    assert scene.room.absorption is not None and scene.room.rt60 is None
+    assert scene.room.materials is not None and scene.room.rt60 is None
     assert scene.locations["room.crossover"] == (str(work / "series.yaml"), 5)
 
 
@@ -413,22 +413,22 @@ def test_presets_and_scene_overrides(work):
     room = scene.room
     assert room.preset == "hall" and room.dimensions == (20.0, 15.0, 8.0)
     assert room.crossover == 0.1 and room.air_absorption is True
-    assert room.absorption["floor"] == (0.2,) * 7
+    assert room.materials["floor"] == (0.2,) * 7
     # override key by key, materials face by face
     scene = load_scene(write(work, base.replace(
         "preset: hall", "preset: hall\n  materials: {floor: 0.5}\n  crossover: 0.07")),
         presets_dir=presets)
-    assert scene.room.absorption["floor"] == (0.5,) * 7
-    assert scene.room.absorption["west"] == resolve_absorption("brickwork")
+    assert scene.room.materials["floor"] == (0.5,) * 7
+    assert scene.room.materials["west"] == resolve_absorption("brickwork")
     assert scene.room.crossover == 0.07
     # the scene's rt60 replaces the preset's materials (and vice versa)
     scene = load_scene(write(work, base.replace("preset: hall", "preset: hall\n  rt60: 1.2")),
                        presets_dir=presets)
-    assert scene.room.rt60 == 1.2 and scene.room.absorption is None
+    assert scene.room.rt60 == 1.2 and scene.room.materials is None
     scene = load_scene(write(work, base.replace(
         "preset: hall", "preset: small\n  materials: {walls: 0.1, floor: 0.1, ceiling: 0.1}")),
         presets_dir=presets)
-    assert scene.room.rt60 is None and scene.room.absorption["floor"] == (0.1,) * 7
+    assert scene.room.rt60 is None and scene.room.materials["floor"] == (0.1,) * 7
     # a problem in the preset points into the preset file
     write(presets, "dimensions: [5, 4, 3]\nrt60: 0\n", "small.yaml")
     _, p = only(work, base.replace("preset: hall", "preset: small"), presets_dir=presets)
@@ -445,7 +445,7 @@ def test_shipped_presets_load(work):
             listener: {{position: [0.6, 0.5, 0.5]}}
             sources: [{{name: a, file: a.wav, position: [0.9, 0.7, 0.6]}}]
             """))
-        assert scene.room.preset == name and scene.room.absorption is not None, name
+        assert scene.room.preset == name and scene.room.materials is not None, name
 
 
 # -- the format reference ------------------------------------------------------------------
@@ -461,7 +461,7 @@ def test_readme_example_loads_and_every_key_is_documented(tmp_path):
     for name in re.findall(r"file: (\S+)", example):
         wav(tmp_path / name)
     scene = load_scene(write(tmp_path, example, "example.yaml"))
-    assert scene.output.format == "5.1" and scene.room.absorption["east"] == \
+    assert scene.output.format == "5.1" and scene.room.materials["east"] == \
         resolve_absorption("curtains_velvet")
     assert scene.sources[2].diegetic is False and scene.duration == 12.5
     for keys in (v.TOP_KEYS, v.ROOM_KEYS, v.LISTENER_KEYS, v.SOURCE_KEYS, v.OUTPUT_KEYS):

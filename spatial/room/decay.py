@@ -3,7 +3,7 @@
 Two questions, both answered per band over :data:`spatial.bands.BANDS_HZ`:
 
 - :func:`room_absorption`: the energy absorption coefficient of every face.
-  Given materials (``room.absorption``) are used as they are. Given only a target
+  Given materials (``room.materials``) are used as they are. Given only a target
   ``room.rt60``, every face gets the same frequency-independent absorption
   from Sabine's inverse formula (what ``pra.inverse_sabine`` computes)::
 
@@ -77,12 +77,12 @@ def sabine_absorption(rt60: float, dimensions) -> float:
 def room_absorption(room) -> dict[str, np.ndarray]:
     """Energy absorption of every face: dict face -> (7,) float64 in [0, 1].
 
-    room.absorption when given (faces missing from it: the mean of the given
+    room.materials when given (faces missing from it: the mean of the given
     ones), else the uniform Sabine-inverse absorption of room.rt60.
     """
-    if room.absorption:
+    if room.materials:
         given = {f: np.clip(np.asarray(v, float).reshape(N_BANDS), 0.0, 1.0)
-                 for f, v in room.absorption.items()}
+                 for f, v in room.materials.items()}
         mean = np.mean(list(given.values()), axis=0)
         return {f: given.get(f, mean) for f in FACES}
     if room.rt60 is None:

@@ -3,15 +3,26 @@ and build the frozen :class:`~spatial.scene.model.Scene`.
 
 Every problem is collected (file, 1-based line, key path) and raised together
 as one SceneError by the caller, so a sound designer fixes a file in one pass.
+
+Scenes made in code go through the same checks: :func:`check_scene` turns a
+Scene back into the tree its scene file would have given (:func:`scene_tree`)
+and builds it again, so the messages are the file's, naming the key.
+
+Bounds are what the renderer can render correctly in reasonable time and
+memory: gains within -200..+60 dB, rooms and positions within 1 km, rt60 within
+the tail's 0.05..30 s, crossover up to 1 s, image order up to 30, times up to 24 h.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
+import numpy as np
+
 from spatial.errors import Problem, SceneError
 from spatial.scene.model import (DECAY_FORMULAS, FACES, ROLES, ROOM_MODELS, Listener, Output,
-                                 Room, Scene, Source, Speaker)
+                                 Room, Scene, Source, Speaker, checked)
 from spatial.scene.yamlnodes import Checker, Node, closest, locations, show
 
 FORMATS = ("binaural", "mono", "stereo", "5.1", "7.1", "5.1.4", "7.1.4", "foa", "hoa2", "hoa3",
@@ -27,8 +38,17 @@ OUTPUT_KEYS = ("format", "hrtf", "speakers", "lfe")
 SPEAKER_KEYS = ("name", "azimuth", "elevation")
 SAMPLE_RATE_RANGE = (8000, 192000)
 AIR_ABSORPTION_VOLUME_M3 = 100.0  # default: air absorption on in rooms larger than this
+# closer than this to the listener a source has no direction: rejected. (Between this and
+# spatial.geometry.MIN_DISTANCE_M, 0.1 m, the level stops rising: 1/r is floored there.)
 MIN_SOURCE_DISTANCE_M = 0.01
+GAIN_DB_RANGE = (-200.0, 60.0)  # source gain_db and room tail_gain_db
+MAX_EXTENT_M = 1000.0  # room dimensions and |coordinates|: at most ~3 s of propagation
+RT60_RANGE_S = (0.05, 30.0)  # the tail's range (spatial.room.decay clips the decays to it)
+MAX_CROSSOVER_S = 1.0
+MAX_ORDER = 30  # image-source order (spatial.room.image_sources.MAX_ORDER)
+MAX_TIME_S = 24 * 3600.0  # duration and start
 AXES = "xyz"
+POSITION = dict(low=-MAX_EXTENT_M, high=MAX_EXTENT_M, unit="m")
 
 
 # -- sections ----------------------------------------------------------------------------
@@ -56,11 +76,13 @@ def _room(ck: Checker, node: Node, complete: bool = True) -> Room | None:
     fields = _Fields(m, "room")
     get = fields.get
 
-    dims = get("dimensions", ck.vector3, "[x, y, z] in metres", positive=True, unit="m")
-    preset = m["preset"].value if "preset" in m else None  # checked by the loader
-    rt60 = get("rt60", ck.number, positive=True, unit="s")
-    absorption = _materials(ck, m["materials"]) if "materials" in m else None
-    fields.ok = fields.ok and ("materials" not in m or absorption is not None)
+    dims = get("dimensions", ck.vector3, "[x, y, z] in metres", positive=True, low=0.0,
+               high=MAX_EXTENT_M, unit="m")
+    preset = get("preset", ck.text)  # a name the loader has applied (a label in code)
+    rt60 = get("rt60", ck.number, positive=True, low=RT60_RANGE_S[0], high=RT60_RANGE_S[1],
+               unit="s")
+    materials = _materials(ck, m["materials"]) if "materials" in m else None
+    fields.ok = fields.ok and ("materials" not in m or materials is not None)
     if "rt60" not in m and "materials" not in m and complete:
         ck.add(node, "room", "give rt60 or materials (or a preset that has them); "
                              "omit room altogether for free field")
@@ -68,9 +90,12 @@ def _room(ck: Checker, node: Node, complete: bool = True) -> Room | None:
     air = get("air_absorption", ck.boolean)
     model = get("model", ck.choice, ROOM_MODELS, "room model")
     decay = get("decay", ck.choice, DECAY_FORMULAS, "decay formula")
-    max_order = get("max_order", ck.number, integer=True, nonnegative=True)
-    crossover = get("crossover", ck.number, positive=True, unit="s")
-    tail = get("tail_gain_db", ck.number, unit="dB")
+    max_order = get("max_order", ck.number, integer=True, nonnegative=True, low=0,
+                    high=MAX_ORDER)
+    crossover = get("crossover", ck.number, positive=True, low=0.0, high=MAX_CROSSOVER_S,
+                    unit="s")
+    tail = get("tail_gain_db", ck.number, low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1],
+               unit="dB")
     scattering = get("scattering", ck.number, low=0.0, high=1.0)
     if not fields.ok or dims is None:
         return None
@@ -81,7 +106,7 @@ def _room(ck: Checker, node: Node, complete: bool = True) -> Room | None:
                         ("scattering", scattering)):
         if value is not None:
             kw[name] = value
-    return Room(dimensions=dims, rt60=rt60, absorption=absorption, preset=preset, **kw)
+    return Room(dimensions=dims, rt60=rt60, materials=materials, preset=preset, **kw)
 
 
 def _materials(ck: Checker, node: Node) -> dict | None:
@@ -120,7 +145,7 @@ def _listener(ck: Checker, node: Node) -> Listener | None:
     m = ck.mapping(node, "listener", LISTENER_KEYS, required=("position",))
     if m is None:
         return None
-    pos = ck.vector3(m["position"], "listener.position") if "position" in m else None
+    pos = ck.vector3(m["position"], "listener.position", **POSITION) if "position" in m else None
     yaw = ck.number(m["yaw"], "listener.yaw", unit="degrees") if "yaw" in m else 0.0
     return None if pos is None or yaw is None else Listener(pos, yaw)
 
@@ -163,14 +188,14 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
             names[name] = index
     role = get("role", ck.choice, ROLES, "role")
     diegetic = get("diegetic", ck.boolean)
-    position = get("position", ck.vector3, "[x, y, z] in metres")
+    position = get("position", ck.vector3, "[x, y, z] in metres", **POSITION)
     if "position" not in m and diegetic is not False:
         fields.ok = False
         if not _suggests(m, SOURCE_KEYS, "position"):
             ck.add(node, f"{path}.position", "required key is missing (a source placed in "
                                               "the room needs one; beds have diegetic: false)")
-    gain = get("gain_db", ck.number, unit="dB")
-    start = get("start", ck.number, nonnegative=True, unit="s")
+    gain = get("gain_db", ck.number, low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1], unit="dB")
+    start = get("start", ck.number, nonnegative=True, low=0.0, high=MAX_TIME_S, unit="s")
     file = _audio_file(ck, m["file"], f"{path}.file") if "file" in m else None
     if not fields.ok or file is None:
         return None
@@ -319,6 +344,39 @@ def build(root: Node, problems: list[Problem], path: Path | None,
     """Validate the merged tree; returns the Scene, or None if problems were found.
     room_complete=False: the room's preset (or base) failed, do not ask for its keys;
     complete=False: the base scene failed, do not ask for required keys at all."""
+    locs = locations(root)
+    default_file = str(path) if path is not None else root.file
+    scene = _build(root, problems, path, locs, default_file, room_complete, complete)
+    if scene is not None:  # remember what was loaded, to tell keys changed in code later
+        values = _flat(_plain(scene))
+        object.__setattr__(scene, "loaded", {k: (v, locs.get(k)) for k, v in values.items()})
+    return scene
+
+
+def check_scene(scene: Scene) -> Scene:
+    """The scene with its values checked and normalised exactly as a scene file's would
+    be (tuples of floats, absolute paths, materials per face and band).
+
+    For scenes made or changed in code; raises SceneError naming each bad key, at
+    its call (with_source, ...), its line in the scene file if it still has the value
+    it was loaded with, or no location."""
+    locs = _fresh_locations(scene)
+    if scene.path is not None:
+        base_dir = Path(scene.path).expanduser().resolve().parent
+    else:
+        base_dir = Path.cwd()
+    root = scene_tree(scene, locs, base_dir)
+    problems: list[Problem] = []
+    good = _build(root, problems, scene.path, locs, None)
+    if problems or good is None:
+        raise SceneError(problems or [Problem("invalid scene")])
+    with checked():
+        return dataclasses.replace(good, path=scene.path, locations=locs, loaded=scene.loaded)
+
+
+def _build(root: Node, problems: list[Problem], path: Path | None, locs: dict,
+           default_file: str | None, room_complete: bool = True,
+           complete: bool = True) -> Scene | None:
     ck = Checker(problems)
     n_before = len(problems)
     m = ck.mapping(root, "", TOP_KEYS, required=("listener", "sources") if complete else ())
@@ -333,7 +391,8 @@ def build(root: Node, problems: list[Problem], path: Path | None,
             ck.add(m["sample_rate"], "sample_rate", "must be between 8000 and 192000 Hz, got "
                                                     f"{kw['sample_rate']}")
     if "duration" in m:
-        kw["duration"] = ck.number(m["duration"], "duration", positive=True, unit="s")
+        kw["duration"] = ck.number(m["duration"], "duration", positive=True, low=0.0,
+                                   high=MAX_TIME_S, unit="s")
     if "seed" in m:
         kw["seed"] = ck.number(m["seed"], "seed", integer=True, nonnegative=True)
     room = None
@@ -343,8 +402,6 @@ def build(root: Node, problems: list[Problem], path: Path | None,
     sources = _sources(ck, m["sources"]) if "sources" in m else None
     output = _output(ck, m["output"]) if "output" in m else Output()
     placed = [(i, s) for i, s in enumerate(sources or []) if s is not None]
-    locs = locations(root)
-    default_file = str(path) if path is not None else root.file
 
     def where(key):
         file, line = locs.get(key, (default_file, None))
@@ -355,5 +412,81 @@ def build(root: Node, problems: list[Problem], path: Path | None,
     if (len(problems) > n_before or any(v is None for v in kw.values()) or listener is None
             or not sources or None in sources or output is None):
         return None
-    return Scene(listener=listener, sources=tuple(sources), output=output, room=room,
-                 path=path, locations=locs, **kw)
+    with checked():
+        return Scene(listener=listener, sources=tuple(sources), output=output, room=room,
+                     path=path, locations=locs, **kw)
+
+
+# -- a scene made in code, as the tree of its scene file ----------------------------------
+
+NOT_KEYS = {Scene: ("path", "locations", "loaded")}  # fields that are not scene keys
+
+
+def _plain(value):
+    """A value made in code as a scene file would hold it: dataclasses as mappings of
+    their keys (optional keys left at None omitted), tuples and arrays as lists, paths
+    as text, numpy scalars as Python numbers; anything else as it is, for the checks."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {}
+        for f in dataclasses.fields(value):
+            if f.name in NOT_KEYS.get(type(value), ()):
+                continue
+            v = getattr(value, f.name)
+            if v is None and f.default is None:
+                continue  # an optional key not given
+            out[f.name] = _plain(v)
+        return out
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _flat(value, path: str = "") -> dict:
+    """Every key path of a plain tree -> its value."""
+    out = {path: value} if path else {}
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.update(_flat(v, f"{path}.{k}" if path else k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out.update(_flat(v, f"{path}[{i}]"))
+    return out
+
+
+def _fresh_locations(scene: Scene) -> dict:
+    """The scene's locations without those of keys changed in code since loading (a
+    location the loader set, for a value that is no longer the loaded one)."""
+    if not scene.loaded:
+        return dict(scene.locations)
+    now = _flat(_plain(scene))
+    out = {}
+    for key, loc in scene.locations.items():
+        old = scene.loaded.get(key)
+        if old is not None and old[1] == loc and (key not in now or now[key] != old[0]):
+            continue
+        out[key] = loc
+    return out
+
+
+def scene_tree(scene: Scene, locs: dict, base_dir: Path) -> Node:
+    """The Node tree a scene file would have given for `scene`: each key at its location
+    in `locs` (else none), relative paths against base_dir."""
+
+    def node(value, path: str) -> Node:
+        file, line = locs.get(path, (None, None)) if path else (None, None)
+        out = Node(None, file, line, base_dir)
+        if isinstance(value, dict):
+            out.value = {k: node(v, f"{path}.{k}" if path else k) for k, v in value.items()}
+        elif isinstance(value, list):
+            out.value = [node(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        else:
+            out.value = value
+        return out
+
+    return node(_plain(scene), "")
