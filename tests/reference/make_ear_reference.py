@@ -34,9 +34,8 @@ same resolution):
 How it was checked: made with ear 2.1.0 (numpy 1.26.4, scipy 1.17.1, Python
 3.11) in a separate venv; ``--check`` then recomputed every array with ear and
 found them identical (max difference 0); tests/test_panning.py, run with no ear
-installed, passes against this file (spatial's gains equal these to < 1e-9,
-as they equalled the live ear before), and fails if any stored gain is changed
-by 1e-6.
+installed, passes against this file (spatial's gains equal these to < 1e-9),
+and fails if any stored gain is changed by 1e-6.
 """
 from __future__ import annotations
 
