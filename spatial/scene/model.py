@@ -105,6 +105,7 @@ class Speaker:
 class Output:
     format: str = "binaural"  # binaural | mono | stereo | 5.1 | 7.1 | 5.1.4 | 7.1.4 | foa | hoa2 | hoa3 | custom
     hrtf: str = "default"  # "default" or a path to a SimpleFreeFieldHRIR SOFA file
+    hrtf_eq: str = "diffuse-field"  # HRTF equalisation: "diffuse-field" | "none" (raw set)
     speakers: tuple[Speaker, ...] | None = None  # for format "custom"
     lfe: tuple[str, ...] = ()  # roles fed (low-passed at 120 Hz) to the LFE
 

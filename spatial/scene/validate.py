@@ -34,7 +34,7 @@ SURFACE_KEYS = ("walls",) + FACES
 WALL_FACES = ("west", "east", "south", "north")
 LISTENER_KEYS = ("position", "yaw")
 SOURCE_KEYS = ("name", "role", "file", "position", "gain_db", "start", "diegetic")
-OUTPUT_KEYS = ("format", "hrtf", "speakers", "lfe")
+OUTPUT_KEYS = ("format", "hrtf", "hrtf_eq", "speakers", "lfe")
 SPEAKER_KEYS = ("name", "azimuth", "elevation")
 SAMPLE_RATE_RANGE = (8000, 192000)
 AIR_ABSORPTION_VOLUME_M3 = 100.0  # default: air absorption on in rooms larger than this
@@ -236,6 +236,11 @@ def _output(ck: Checker, node: Node) -> Output | None:
             p = ck.existing_file(m["hrtf"], "output.hrtf", "HRTF (SOFA) file")
             ok = ok and p is not None and p.is_file()
             hrtf = str(p)
+    hrtf_eq = "diffuse-field"
+    if "hrtf_eq" in m:
+        hrtf_eq = ck.choice(m["hrtf_eq"], "output.hrtf_eq", ("diffuse-field", "none"),
+                            "HRTF equalisation")
+        ok = ok and hrtf_eq is not None
     speakers = _speakers(ck, m["speakers"]) if "speakers" in m else None
     ok = ok and ("speakers" not in m or speakers is not None)
     if fmt == "custom" and "speakers" not in m:
@@ -246,8 +251,8 @@ def _output(ck: Checker, node: Node) -> Output | None:
     ok = ok and lfe is not None
     if not ok:
         return None
-    return Output(format=fmt, hrtf=hrtf, speakers=speakers if fmt == "custom" else None,
-                  lfe=lfe)
+    return Output(format=fmt, hrtf=hrtf, hrtf_eq=hrtf_eq,
+                  speakers=speakers if fmt == "custom" else None, lfe=lfe)
 
 
 def _speakers(ck: Checker, node: Node) -> tuple[Speaker, ...] | None:
