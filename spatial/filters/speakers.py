@@ -89,7 +89,8 @@ def make_spatialiser(output, fs: int, hrtf_loader=None):
     """The Spatialiser for ``output`` (a :class:`spatial.scene.model.Output`).
 
     "mono" -> OmniSpatialiser; "binaural" -> BinauralSpatialiser over
-    ``hrtf_loader(output.hrtf, fs)`` (default :func:`spatial.filters.hrtf.load_hrtf`);
+    ``hrtf_loader(output.hrtf, fs)`` (default :func:`spatial.filters.hrtf.load_hrtf`
+    with ``eq=output.hrtf_eq``);
     stereo .. 7.1.4 and custom -> PannerSpatialiser; foa / hoa2 / hoa3 ->
     AmbisonicSpatialiser. Raises SceneError for an unknown format or a bad
     custom layout (key "output.format" / "output.speakers...") and whatever the
@@ -102,7 +103,11 @@ def make_spatialiser(output, fs: int, hrtf_loader=None):
         from spatial.filters.binaural import BinauralSpatialiser
 
         if hrtf_loader is None:
-            from spatial.filters.hrtf import load_hrtf as hrtf_loader
+            from functools import partial
+
+            from spatial.filters.hrtf import load_hrtf
+
+            hrtf_loader = partial(load_hrtf, eq=getattr(output, "hrtf_eq", "diffuse-field"))
         return BinauralSpatialiser(hrtf_loader(output.hrtf, fs))
     if fmt not in FORMATS:
         raise SceneError.at(f"unknown output format {fmt!r}; known formats: "
