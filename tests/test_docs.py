@@ -136,6 +136,7 @@ def test_python_example_runs_as_written(block, tmp_path, monkeypatch):
         if isinstance(stmt, ast.Expr) and stmt.end_lineno in literal:
             value = eval(compile(ast.Expression(stmt.value), where, "eval"), namespace)
             expected = literal[stmt.end_lineno]
-            assert value == expected, f"{where}: {ast.unparse(stmt)} is {value!r}, not {expected!r}"
+            assert value == expected, (
+                f"{where}: {ast.unparse(stmt)} is {value!r}, not {expected!r}")
         else:
             exec(compile(ast.Module([stmt], type_ignores=[]), where, "exec"), namespace)

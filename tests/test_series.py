@@ -116,7 +116,7 @@ def test_a_chain_merges_at_every_level(series):
 
 REMOVE_ERRORS = {  # case -> (episode sources, line, key, message fragment)
     "unknown name": ("- {name: thme, remove: true}", 3, "sources[0].remove",
-                     "nothing named 'thme' (they have: theme, tone, knock)"),
+                     "nothing named 'thme' (did you mean 'theme'? they have: theme, tone, knock)"),
     "no name": ("- {remove: true}", 3, "sources[0].remove", "this entry has no name"),
     "named twice": ("- {name: knock, gain_db: -3}\n  - {name: knock, remove: true}", 4,
                     "sources[1].remove", "'knock' is already given above"),

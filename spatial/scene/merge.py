@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spatial.errors import Problem
-from spatial.scene.yamlnodes import Node, join, show
+from spatial.scene.yamlnodes import Node, closest, join, show
 
 REMOVE = "remove"  # in a list merged by name: `{name: x, remove: true}` drops the base's x
 
@@ -130,7 +130,10 @@ class _Merge:
             elif name in used:
                 why = f"{name!r} is already given above in this file"
             else:
-                why = f"the base scene's {path} have nothing named {name!r} (they have: {known})"
+                guess = closest(name, index)
+                hint = f"did you mean {guess!r}? " if guess else ""
+                why = (f"the base scene's {path} have nothing named {name!r} "
+                       f"({hint}they have: {known})")
             flag = _take_remove(item, sub, self.problems, why)
             if not matched:
                 if flag is None:

@@ -58,7 +58,8 @@ SPHERE_POINTS = 400
 
 def unit_vectors(azimuth_deg, elevation_deg) -> np.ndarray:
     """Degrees (azimuth counter-clockwise from the front, x) -> (N, 3) unit vectors."""
-    az, el = np.deg2rad(np.asarray(azimuth_deg, float)), np.deg2rad(np.asarray(elevation_deg, float))
+    az = np.deg2rad(np.asarray(azimuth_deg, float))
+    el = np.deg2rad(np.asarray(elevation_deg, float))
     return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=1)
 
 
