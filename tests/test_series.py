@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 import yaml
 
+import spatial
 from spatial.errors import SceneError
 from spatial.scene.loader import load_scene
 from spatial.scene.model import Source
@@ -194,3 +195,10 @@ def test_shipped_episodes_keep_trim_and_remove_series_sources():
         shown |= {what for what, names in (("removed", removed), ("trimmed", trimmed),
                                            ("kept", kept)) if names}
     assert shown == {"removed", "trimmed", "kept"}  # the series example shows all three
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_episodes_render(name):
+    scene = dataclasses.replace(load_scene(SCENES / name), duration=1.5)
+    out = spatial.render(scene).audio
+    assert np.all(np.isfinite(out)) and np.abs(out).max() > 1e-4
