@@ -104,7 +104,8 @@ def test_stored_ear_reference_covers_the_tested_directions():
     """The stored directions are the grids these tests are about, and EAR's gains for
     them are those of an energy-preserving panner (a truncated or mangled file fails)."""
     assert str(EAR["ear_version"]).startswith("2.")
-    assert np.array_equal(EAR["sphere_dirs"], fibonacci_sphere(400))
+    # to rounding: sin/cos may differ in the last bit between numpy builds
+    assert np.allclose(EAR["sphere_dirs"], fibonacci_sphere(400), rtol=0, atol=1e-15)
     for fmt in ("5.1", "7.1", "5.1.4", "7.1.4"):
         extra = (-30.0, 45.0, 60.0, 90.0) if fmt in ("5.1.4", "7.1.4") else ()
         for which, dirs in (("grid", grid(AZIMUTHS, ELEVATIONS[fmt] + extra)),
