@@ -18,6 +18,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_scene": "spatial.scene.loader",
     "render": "spatial.renderer",
+    "render_to_file": "spatial.renderer",
+    "render_stream": "spatial.renderer",
     "impulse_response": "spatial.renderer",
     "Rendered": "spatial.renderer",
     "Scene": "spatial.scene.model",

@@ -1,6 +1,7 @@
 """Plan a render: every input signal with the multichannel filter it goes through.
 
-scene -> signals (read, resampled, gain, start) -> per-input filters:
+scene -> streams (a source file to read block by block: gain, start, length
+at the scene rate; :mod:`spatial.readers`) -> per-input filters:
 - a diegetic source: its early filter (direct path + early reflections,
   spatialised per image; :mod:`spatial.room.rir`), plus a *send* (a gain and
   a delay) feeding the shared late-reverberation stage;
@@ -9,20 +10,21 @@ scene -> signals (read, resampled, gain, start) -> per-input filters:
   direction (no room, no send);
 - the shared late tail: one (C, L) filter driven by the sum of the sends.
 
-The plan is plain data; :mod:`spatial.renderer` runs it block by block.
+The plan is plain data (files are only probed here, not decoded);
+:mod:`spatial.renderer` runs it block by block.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from spatial import audio
+from spatial import readers
 from spatial.engine.kernels import scatter_images
 from spatial.engine.reference import FRACTIONAL_TAPS
 from spatial.errors import Problem, SceneError
 from spatial.filters.base import Channel
-from spatial.geometry import SPEED_OF_SOUND, unit_vectors
+from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND, unit_vectors
 from spatial.scene.model import Output, Scene, Source
 
 LFE_CUTOFF_HZ = 120.0
@@ -31,14 +33,35 @@ LFE_CUTOFF_HZ = 120.0
 BED_FORMATS = {1: None, 2: "stereo", 6: "5.1", 8: "7.1", 10: "5.1.4", 12: "7.1.4"}
 
 
+@dataclass(frozen=True)
+class Stream:
+    """One source file, read block by block at the scene rate (spatial.readers)."""
+
+    info: readers.FileInfo
+    mono: bool  # a point source (downmixed) or a bed (every channel kept)
+    gain: float  # linear
+    start: int  # first sample on the scene timeline (may be negative: skip the head)
+    length: int  # samples at the scene rate
+    key: str  # the scene key that names the file, for errors while streaming
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.mono else self.info.channels
+
+    def open(self, fs: int) -> readers.BlockReader:
+        return readers.BlockReader(self.info, fs, mono=self.mono, gain=self.gain, key=self.key)
+
+
 @dataclass
 class PlannedInput:
     name: str
-    signal: np.ndarray  # (n,) float64, gain applied
-    start: int  # first sample on the scene timeline
+    stream: int  # index into RenderPlan.streams ...
+    channel: int  # ... and the channel of that stream this input is
+    start: int  # first sample on the scene timeline (the stream's)
     filt: np.ndarray  # (C, L): the input's filter for every output channel
     send_gain: float = 0.0  # feed of the shared late tail ...
     send_delay: int = 0  # ... and its delay in samples
+    role: str = "effects"  # the source's role (mix buses by role come later)
 
 
 @dataclass
@@ -47,6 +70,8 @@ class RenderPlan:
     inputs: list[PlannedInput]
     tail: np.ndarray | None  # (C, L) shared late reverberation, or None (free field)
     length: int  # output length in samples
+    streams: list[Stream] = field(default_factory=list)
+    sample_rate: int = 48000
 
     @property
     def n_channels(self) -> int:
@@ -94,7 +119,7 @@ def source_filter(scene: Scene, source: Source, spatialiser, fs: int
     names = [c.name for c in channels]
     if "LFE" in names and source.role in scene.output.lfe:
         dist = float(np.linalg.norm(np.subtract(source.position, scene.listener.position)))
-        feed = _lfe_feed(fs, 1.0 / max(dist, 1e-3), dist / SPEED_OF_SOUND)
+        feed = _lfe_feed(fs, 1.0 / max(dist, MIN_DISTANCE_M), dist / SPEED_OF_SOUND)
         grown = np.zeros((filt.shape[0], max(filt.shape[1], feed.size)))
         grown[:, :filt.shape[1]] = filt
         grown[names.index("LFE"), :feed.size] += feed
@@ -153,27 +178,31 @@ def tail_filter(scene: Scene, spatialiser) -> np.ndarray:
 
 
 def plan(scene: Scene, spatialiser) -> RenderPlan:
-    """Read every source and build every filter. Raises SceneError for bad input."""
+    """Probe every source file and build every filter (the files are decoded later,
+    block by block, by the render loop). Raises SceneError for bad input."""
     fs = scene.sample_rate
     inputs: list[PlannedInput] = []
+    streams: list[Stream] = []
     problems = []
     for i, src in enumerate(scene.sources):
         key = _source_key(i, "file")
         try:
+            info = readers.probe(src.file, key=key)
             if src.diegetic:
-                sig = audio.read_mono(src.file, fs, key=key)
-                filts = [(src.name, sig, *source_filter(scene, src, spatialiser, fs))]
+                filts = [(src.name, *source_filter(scene, src, spatialiser, fs))]
             else:
-                data = audio.read_multichannel(src.file, fs, key=key)
-                filts = [(f"{src.name}[{c}]", data[:, c], f, 0.0, 0)
-                         for c, f in enumerate(bed_filters(i, data.shape[1], spatialiser, scene))]
+                filts = [(f"{src.name}[{c}]", f, 0.0, 0)
+                         for c, f in enumerate(bed_filters(i, info.channels, spatialiser, scene))]
         except SceneError as err:
             problems.extend(relocate(err, scene, key).problems)
             continue
-        gain = 10.0 ** (src.gain_db / 20.0)
         start = int(round(src.start * fs))
-        for name, sig, filt, send_gain, send_delay in filts:
-            inputs.append(PlannedInput(name, gain * sig, start, filt, send_gain, send_delay))
+        stream = Stream(info, src.diegetic, 10.0 ** (src.gain_db / 20.0), start,
+                        info.length_at(fs), key)
+        streams.append(stream)
+        for c, (name, filt, send_gain, send_delay) in enumerate(filts):
+            inputs.append(PlannedInput(name, len(streams) - 1, c, start, filt, send_gain,
+                                       send_delay, src.role))
     if problems:
         raise SceneError(problems)
 
@@ -186,5 +215,5 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
         if tail is not None:
             ring = max([ring] + [p.send_delay + tail.shape[1] - 1 for p in inputs
                                  if p.send_gain])
-        length = max((p.start + p.signal.size for p in inputs), default=0) + ring
-    return RenderPlan(tuple(spatialiser.channels), inputs, tail, max(length, 0))
+        length = max((s.start + s.length for s in streams), default=0) + ring
+    return RenderPlan(tuple(spatialiser.channels), inputs, tail, max(length, 0), streams, fs)

@@ -1,13 +1,10 @@
-"""Run a render plan through the block convolution engine.
+"""Render a scene: plan it (spatial.plan), then run the streaming loop (spatial.loop).
 
-Two stages share one block loop:
-1. every input (source or bed channel) through its own filter, all accumulated
-   per output channel in the frequency domain;
-2. the send bus (each source times its send gain, delayed; summed in the time
-   domain, as it is only a gain and a delay) through the shared late tail.
-Output block b of both stages corresponds to input block b, so the stages add
-sample-aligned. Work is done block by block: later, inputs can be streamed and
-filters changed between blocks (BlockConvolver.set_filter crossfades).
+- `render(scene)`: in memory, for short scenes (the loop writing into an array);
+- `render_to_file(scene, path)`: block by block into an output file
+  (spatial.writer), memory independent of the scene's length;
+- `render_stream(scene)`: the blocks themselves, for a caller's own sink.
+All three run the same loop on the same plan, so they give the same samples.
 """
 from __future__ import annotations
 
@@ -77,67 +74,54 @@ def _check(scene: Scene) -> None:
     check_geometry(scene)
 
 
-def _read_block(signal: np.ndarray, lo: int, row: np.ndarray, gain: float | None = None) -> None:
-    """Samples lo .. lo + len(row) of `signal` (zero outside it) into `row`: set, or added
-    times `gain`."""
-    if gain is None:
-        row[:] = 0.0
-    a, z = max(lo, 0), min(lo + row.size, signal.size)
-    if a < z:
-        if gain is None:
-            row[a - lo:z - lo] = signal[a:z]
-        else:
-            row[a - lo:z - lo] += gain * signal[a:z]
+def run_plan(p: RenderPlan, block_size: int | None = None, progress=False) -> np.ndarray:
+    """Run a plan through the streaming loop into memory; returns (length, C) float32."""
+    from spatial.loop import RenderLoop
+
+    out = np.empty((p.length, p.n_channels), np.float32)
+    done = 0
+    with _progress(progress, p.length) as tick:
+        for block in RenderLoop(p, block_size).blocks():
+            out[done:done + block.shape[0]] = block
+            done += block.shape[0]
+            tick(done)
+    return out
 
 
-def run_plan(p: RenderPlan, block_size: int | None = None, progress: bool = False) -> np.ndarray:
-    """Convolve every planned input and the shared tail; returns (length, C) float32."""
-    from spatial.engine.convolver import DEFAULT_BLOCK, BlockConvolver
+class _progress:
+    """progress: False/None (nothing), True (a tqdm bar on stderr) or a callable
+    progress(done_frames, total_frames); as a context giving tick(done_frames)."""
 
-    B = int(block_size or DEFAULT_BLOCK)
-    C = p.n_channels
-    # single precision: the output is float32, and it halves the FFT and MAC cost;
-    # the engine's error stays ~1e-7 of the peak (tests/test_engine.py bounds it)
-    stage1 = BlockConvolver(B, C, dtype=np.float32)
-    for inp in p.inputs:
-        stage1.add_input(inp.filt)
-    stage2 = None
-    senders = [inp for inp in p.inputs if inp.send_gain != 0.0]
-    if p.tail is not None and senders:
-        stage2 = BlockConvolver(B, C, dtype=np.float32)
-        stage2.add_input(p.tail)
-    n_blocks = -(-p.length // B)
-    out = np.zeros((n_blocks * B, C), np.float32)
-    blocks = np.zeros((len(p.inputs), B), np.float32)
-    send = np.zeros((1, B), np.float32)
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    def __init__(self, progress, total: int):
+        self.progress, self.total, self.bar = progress, int(total), None
 
-        bar = tqdm(total=n_blocks, unit="block", leave=False, file=sys.stderr)
-    for b in range(n_blocks):
-        t0 = b * B
-        for i, inp in enumerate(p.inputs):
-            _read_block(inp.signal, t0 - inp.start, blocks[i])
-        out[t0:t0 + B] = stage1.process(blocks).T
-        if stage2 is not None:
-            send[:] = 0.0
-            for inp in senders:
-                _read_block(inp.signal, t0 - inp.start - inp.send_delay, send[0], inp.send_gain)
-            out[t0:t0 + B] += stage2.process(send).T
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    return out[:p.length]
+    def __enter__(self):
+        if callable(self.progress):
+            return lambda done: self.progress(done, self.total)
+        if self.progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, unit="frame", unit_scale=True, leave=False,
+                            file=sys.stderr)
+            return lambda done: self.bar.update(done - self.bar.n)
+        return lambda done: None
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
 
 
-def render(scene: Scene, *, progress: bool = False, block_size: int | None = None) -> Rendered:
-    """Render a scene to audio in memory. Raises SceneError for bad input."""
-    t_start = time.perf_counter()
+def _plan(scene: Scene):
     _check(scene)
-    spatialiser = _spatialiser(scene)
-    p = plan(scene, spatialiser)
+    return plan(scene, _spatialiser(scene))
+
+
+def render(scene: Scene, *, progress=False, block_size: int | None = None) -> Rendered:
+    """Render a scene to audio in memory (for short scenes; `render_to_file` streams).
+    Same samples as `render_to_file`. progress: True for a bar on stderr, or a callable
+    progress(done_frames, total_frames). Raises SceneError for bad input."""
+    t_start = time.perf_counter()
+    p = _plan(scene)
     t_planned = time.perf_counter()
     audio = run_plan(p, block_size=block_size, progress=progress)
     t_done = time.perf_counter()
@@ -145,6 +129,68 @@ def render(scene: Scene, *, progress: bool = False, block_size: int | None = Non
              "wall_s": t_done - t_start, "inputs": len(p.inputs)}
     return Rendered(audio, scene.sample_rate, p.channels,
                     scene.output.format, stats)
+
+
+@dataclass
+class RenderStream:
+    """A render in progress: iterate it for (n, C) float32 blocks (each valid until the
+    next is asked for). `length` frames at `sample_rate` in all, channels as in Rendered."""
+
+    sample_rate: int
+    channels: tuple[Channel, ...]
+    format: str
+    length: int
+    _loop: object = field(repr=False, default=None)
+
+    def __iter__(self):
+        return self._loop.blocks()
+
+    @property
+    def channel_mask(self) -> int | None:
+        return _channel_mask(self.format)
+
+
+def render_stream(scene: Scene, *, block_size: int | None = None) -> RenderStream:
+    """Plan a scene and return its output as a stream of blocks; memory does not grow
+    with the scene's length. Raises SceneError for bad input (before any block)."""
+    return _stream(_plan(scene), scene.output.format, block_size)
+
+
+def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=None,
+                   block_size: int | None = None) -> dict:
+    """Render a scene straight to an audio file, block by block (bounded memory).
+
+    The file is committed only when the whole render succeeded (spatial.writer).
+    progress: None, True (a bar on stderr) or progress(done_frames, total_frames).
+    Returns stats: plan_s, convolve_s (the loop, writing included), wall_s,
+    inputs, frames, path. Raises SceneError for bad input or a bad output path.
+    """
+    from spatial.writer import check_output, open_output
+
+    t_start = time.perf_counter()
+    p = _plan(scene)
+    fmt = scene.output.format
+    check_output(path, scene.sample_rate, p.n_channels, subtype, p.length)
+    stream = _stream(p, fmt, block_size)
+    t_planned = time.perf_counter()
+    done = 0
+    with open_output(path, scene.sample_rate, p.n_channels, subtype,
+                     _channel_mask(fmt), frames_hint=p.length) as out, \
+            _progress(progress, p.length) as tick:
+        for block in stream:
+            out.write(block)
+            done += block.shape[0]
+            tick(done)
+    t_done = time.perf_counter()
+    return {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
+            "wall_s": t_done - t_start, "inputs": len(p.inputs), "frames": done,
+            "path": str(path)}
+
+
+def _stream(p: RenderPlan, fmt: str, block_size: int | None = None) -> RenderStream:
+    from spatial.loop import RenderLoop
+
+    return RenderStream(p.sample_rate, p.channels, fmt, p.length, RenderLoop(p, block_size))
 
 
 def impulse_response(scene: Scene, source: str) -> Rendered:

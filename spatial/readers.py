@@ -1,0 +1,145 @@
+"""Audio files read block by block at the scene's sample rate.
+
+A :class:`BlockReader` decodes a file a block at a time (soundfile), downmixes
+a point source to mono (the channel mean) or keeps a bed's channels, and
+resamples with soxr's streaming resampler (the same samples as
+``soxr.resample`` on the whole file, whatever the block size). Memory is a few
+blocks per file, whatever the file's length.
+
+:func:`probe` opens a file once at planning time, so a missing or unreadable
+file is refused before any rendering starts; a NaN found while streaming is
+raised as a SceneError during the render (the output file is then not
+committed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spatial.errors import SceneError
+
+DECODE_FRAMES = 16384  # frames decoded per soundfile call (a multiple of any block)
+QUALITY = "VHQ"  # soxr quality, as spatial.audio.resample
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What planning needs to know of a source file."""
+
+    path: Path
+    channels: int
+    frames: int  # at the file's own rate
+    sample_rate: int
+
+    def length_at(self, fs: int) -> int:
+        """Frames after resampling to fs: soxr's length, round(frames * fs / rate)."""
+        num, den = self.frames * int(fs), self.sample_rate
+        return num // den + (2 * (num % den) >= den)
+
+
+def _fail(path: Path, key: str | None, exc: BaseException) -> SceneError:
+    if isinstance(exc, FileNotFoundError) or not path.exists():
+        return SceneError.at("audio file not found", file=path, key=key)
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return SceneError.at(f"cannot read audio file: {reason}", file=path, key=key)
+
+
+def probe(path, key: str | None = None) -> FileInfo:
+    """Open `path` and read its header; SceneError (naming `key`) if it cannot be read."""
+    import soundfile as sf
+
+    path = Path(path)
+    try:
+        with sf.SoundFile(str(path)) as f:
+            return FileInfo(path, int(f.channels), int(f.frames), int(f.samplerate))
+    except Exception as exc:  # libsndfile's reasons are varied; the message says which
+        raise _fail(path, key, exc) from None
+
+
+class BlockReader:
+    """Sequential blocks of one file at rate `fs`: (n, channels) float64, zeros after the end.
+
+    mono: downmix to one channel (the channel mean). gain: linear factor applied
+    to every sample. The stream has exactly `length` frames (FileInfo.length_at).
+    """
+
+    def __init__(self, info: FileInfo, fs: int, *, mono: bool, gain: float = 1.0,
+                 key: str | None = None):
+        import soundfile as sf
+
+        self.info, self.key, self.gain = info, key, float(gain)
+        self.mono = bool(mono)
+        self.channels = 1 if mono else info.channels
+        self.length = info.length_at(fs)
+        self.position = 0  # frames handed out so far
+        try:
+            self._file = sf.SoundFile(str(info.path))
+        except Exception as exc:
+            raise _fail(info.path, key, exc) from None
+        self._resampler = None
+        if info.sample_rate != fs:
+            import soxr
+
+            self._resampler = soxr.ResampleStream(info.sample_rate, fs, self.channels,
+                                                  dtype="float64", quality=QUALITY)
+        self._eof = False
+        self._pending = np.zeros((0, self.channels))  # decoded (and resampled), not handed out
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _decode(self) -> np.ndarray:
+        """The next chunk of the stream at rate fs (may be empty before the end)."""
+        try:
+            data = self._file.read(DECODE_FRAMES, dtype="float64", always_2d=True)
+        except Exception as exc:
+            raise _fail(self.info.path, self.key, exc) from None
+        last = data.shape[0] < DECODE_FRAMES
+        if data.size and not np.all(np.isfinite(data)):
+            raise SceneError.at("audio file holds NaN or infinite samples",
+                                file=self.info.path, key=self.key)
+        if self.mono and data.shape[1] > 1:
+            data = data.mean(axis=1, keepdims=True)
+        if self._resampler is not None:
+            data = self._resampler.resample_chunk(np.ascontiguousarray(data), last=last)
+            data = np.asarray(data, dtype=np.float64).reshape(-1, self.channels)
+        self._eof = last
+        return data
+
+    def read_into(self, out: np.ndarray) -> None:
+        """Fill `out` ((n,) for one channel, or (n, channels)) with the next n frames times gain."""
+        n = out.shape[0]
+        view = out.reshape(n, self.channels)
+        done = 0
+        while done < n:
+            if self._pending.shape[0] == 0:
+                if self._eof or self.position >= self.length:
+                    view[done:] = 0.0
+                    break
+                self._pending = self._decode()
+                continue
+            take = min(n - done, self._pending.shape[0], self.length - self.position)
+            if take <= 0:  # the resampler's last frames beyond the stated length
+                self._pending = self._pending[:0]
+                self._eof = True
+                continue
+            np.multiply(self._pending[:take], self.gain, out=view[done:done + take])
+            self._pending = self._pending[take:]
+            self.position += take
+            done += take
+
+    def skip(self, n: int) -> None:
+        """Drop the next n frames."""
+        scratch = np.empty((min(n, DECODE_FRAMES), self.channels))
+        while n > 0:
+            k = min(n, scratch.shape[0])
+            self.read_into(scratch[:k])
+            n -= k
