@@ -35,7 +35,9 @@ How it was checked: made with ear 2.1.0 (numpy 1.26.4, scipy 1.17.1, Python
 3.11) in a separate venv; ``--check`` then recomputed every array with ear and
 found them identical (max difference 0); tests/test_panning.py, run with no ear
 installed, passes against this file (spatial's gains equal these to < 1e-9),
-and fails if any stored gain is changed by 1e-6.
+and fails if any stored gain is changed by 1e-6; in the ear venv the earlier
+tests/test_panning.py, which called ear live (commit 75dcfda), passes too
+(61 tests, with this file's 62).
 """
 from __future__ import annotations
 
