@@ -2,9 +2,11 @@
 diffuse tail with the interaural coherence of a diffuse field.
 
 Gain convention (from :mod:`spatial.filters.hrtf`): the HRTF set is diffuse-field
-normalised, so a diffuse field of unit power gives unit mean power at each ear;
-:meth:`BinauralSpatialiser.diffuse` keeps that scale (an input noise of power p
-gives ears of mean power ~p).
+equalised, so a diffuse field gives each ear the power spectrum of an
+omnidirectional receiver within the set's measured bandwidth (nothing above);
+:meth:`BinauralSpatialiser.diffuse` keeps that scale (an input noise of power
+spectrum S gives ears of power spectrum ~S there). The tail, like direct sound,
+reflections and head-locked beds, thus takes whatever equalisation the set has.
 """
 from __future__ import annotations
 
@@ -12,32 +14,9 @@ import numpy as np
 
 from spatial.filters.base import Channel
 from spatial.filters.hrtf import HrtfSet
+from spatial.filters.hrtf_eq import SMOOTHING_OCTAVES, third_octave_smooth  # noqa: F401
 
 MODEL_FFT = 1024  # resolution of the diffuse-field statistics (47 Hz bins at 48 kHz)
-SMOOTHING_OCTAVES = 1.0 / 3.0  # power spectrum smoothing, so the tail is not comb-filtered
-
-
-def third_octave_smooth(power: np.ndarray, freqs: np.ndarray,
-                        width_octaves: float = SMOOTHING_OCTAVES) -> np.ndarray:
-    """(..., K) power spectrum on the linear grid `freqs` (K,) -> smoothed (..., K).
-
-    Each bin becomes the mean power over bins within +-width/2 octaves of it
-    (at least the bin itself; DC is kept). Each row is then rescaled to keep
-    its mean power, so smoothing moves no energy in or out.
-    """
-    power = np.asarray(power, float)
-    k = freqs.size
-    csum = np.concatenate([np.zeros(power.shape[:-1] + (1,)), np.cumsum(power, axis=-1)], axis=-1)
-    half = 2.0 ** (width_octaves / 2)
-    lo = np.searchsorted(freqs, freqs / half, side="left")
-    hi = np.searchsorted(freqs, freqs * half, side="right")
-    idx = np.arange(k)
-    lo = np.minimum(lo, idx)
-    hi = np.maximum(hi, idx + 1)
-    lo[0], hi[0] = 0, 1
-    out = (csum[..., hi] - csum[..., lo]) / (hi - lo)
-    before, after = power.mean(axis=-1, keepdims=True), out.mean(axis=-1, keepdims=True)
-    return out * np.divide(before, after, out=np.ones_like(before), where=after > 0)
 
 
 class BinauralSpatialiser:

@@ -1,26 +1,36 @@
-"""HRTF sets: reading SOFA files, minimum-phase + delay split, interpolation.
+"""HRTF sets: reading SOFA files, equalisation, minimum-phase + delay split,
+interpolation.
 
-A SimpleFreeFieldHRIR SOFA file is read with sofar, resampled to the render
-rate with soxr, and split per direction and ear into
+A SimpleFreeFieldHRIR SOFA file is read with sofar and analysed at its own
+sample rate on a fine frequency grid (so nothing below depends on the render
+rate), then built at the render rate:
 
-- a minimum-phase impulse response with the FULL magnitude of the measured HRIR
-  (real-cepstrum / homomorphic method on a large FFT), truncated to a common
-  length that keeps >= 99.9 % of every response's energy, with a short fade-out;
-- a pure delay: the onset of the measured HRIR (the first instant where the 8x
-  upsampled response reaches -20 dB of that ear's peak), made relative by
-  subtracting the smallest onset of the whole set. Delays are >= 0, the frontal
-  direction sits near 0; the renderer adds the propagation delay itself.
+1. delays (:mod:`spatial.filters.hrtf_phase`), per direction: a mean delay,
+   the mean over the ears of the lag at which each measured response best
+   matches its own minimum-phase version, and a target interaural delay, the
+   lag of the measured pair's phase-transform cross-correlation below 1.5 kHz;
+2. the unmeasured bottom cap is filled with virtual directions
+   (:mod:`spatial.filters.hrtf_cap`) and every direction gets its solid-angle
+   weight (area of its spherical Voronoi cell);
+3. magnitudes are equalised (:mod:`spatial.filters.hrtf_eq`): ``diffuse-field``
+   (default) or ``none``, and band-limited to the measured bandwidth;
+4. at the render rate: the magnitudes, interpolated onto its frequency grid,
+   become minimum-phase responses (real cepstrum), truncated to a common
+   length that keeps >= 99.9 % of every response's energy, with a short
+   fade-out; each ear's pure delay is the mean delay -+ half an interaural
+   delay, chosen so that the minimum-phase pair so delayed has the target
+   low-frequency interaural delay (it corrects for the interaural phase of the
+   minimum-phase pair itself, measured with the same estimator at this rate).
+   Delays are made relative by subtracting the smallest of the set; the
+   renderer adds the propagation delay itself.
 
-Levels are diffuse-field normalised: the set is scaled so that the
-solid-angle-weighted mean over directions of the HRIR energy (sum of squared
-taps), averaged over both ears, equals 1. Consequently a diffuse field of unit
-power (white noise of unit variance per sample arriving evenly from all
-directions) gives unit mean power at each ear, so direct sound (through
-:meth:`HrtfSet.interpolate`) and the room's diffuse tail (through
-:meth:`HrtfSet.diffuse_power`) are on the same scale. Solid-angle weights are
-the areas of the spherical Voronoi cells of the measured directions; where the
-measurement has no directions (below -40 degrees elevation for the MIT KEMAR
-set) the cells of the lowest ring stretch over the gap.
+Levels: with ``diffuse-field`` a diffuse field gives each ear the power
+spectrum of an omnidirectional receiver (0 dB) within the measured bandwidth;
+with ``none`` the solid-angle-weighted mean energy over directions and ears
+within that bandwidth is 1. Either way the scale is fixed at the measured rate,
+so the same sound gives the same ear signals at every render rate, and direct
+sound (:meth:`HrtfSet.interpolate`) and the room's diffuse tail
+(:meth:`HrtfSet.diffuse_power`) are on the same scale.
 
 Frame: x front, y left, z up; azimuth counter-clockwise from the front (+90 =
 left), as in SOFA and :mod:`spatial.geometry`.
@@ -37,12 +47,18 @@ from pathlib import Path
 import numpy as np
 
 from spatial.errors import SceneError
+from spatial.filters.hrtf_cap import fill_bottom_cap
+from spatial.filters.hrtf_eq import EQ_MODES, equalise
+from spatial.filters.hrtf_phase import excess_delay, lf_lag, minimum_phase, minimum_phase_spectrum
 from spatial.geometry import to_spherical, unit_vectors
+
+__all__ = ["DEFAULT_HRTF", "EQ_MODES", "HrtfSet", "load_hrtf", "minimum_phase"]
 
 DEFAULT_HRTF = Path(__file__).resolve().parent.parent / "data" / "hrtf" / "MIT_KEMAR_normal_pinna.sofa"
 
-ONSET_THRESHOLD_DB = -20.0  # onset: first instant at this level relative to the ear's peak
-ONSET_UPSAMPLING = 8
+ANALYSIS_HZ = 5.0  # frequency resolution (at most) of the analysis and of the built responses
+MIN_PHASE_SPAN_S = 0.1  # FFT length (s) of the min-phase design: cepstral aliasing negligible
+MAX_EXCESS_DELAY_S = 8e-3  # latest measured onset looked for in a response
 ENERGY_KEPT = 0.999  # fraction of each min-phase response's energy kept by the truncation
 FADE_S = 0.5e-3  # half-Hann fade-out appended after the 99.9 % point
 _CHUNK = 256  # directions per vectorised chunk (bounds memory)
@@ -52,17 +68,20 @@ _CACHE: dict[tuple, "HrtfSet"] = {}
 
 @dataclass(frozen=True, eq=False)
 class HrtfSet:
-    """A measured HRTF set at sample rate `fs`, split into min-phase part and delay.
+    """An HRTF set at sample rate `fs`, split into min-phase part and delay.
 
-    Attributes (M directions, L taps, N taps of the resampled measurement):
+    Attributes (M directions: measured ones first, then the virtual directions
+    of the bottom cap; L taps, N >= L taps):
       fs: sample rate (Hz) of every array below.
       directions: (M, 3) unit vectors in the listener frame.
       min_phase: (M, 2, L) float64 minimum-phase responses, ears (left, right).
       delays_s: (M, 2) float64 pure delays (s) that go with min_phase, >= 0.
-      hrirs: (M, 2, N) float64 measured responses (same scale as min_phase),
-        onsets included: used for the diffuse-field statistics.
+      hrirs: (M, 2, N) float64 the responses as rendered: min_phase delayed by
+        delays_s (exact fractional delay): used for the diffuse-field statistics.
       weights: (M,) solid-angle weights, summing to 1.
       source: the SOFA file it came from.
+      eq: the equalisation applied, one of EQ_MODES.
+      n_measured: how many of the directions were measured (the rest are virtual).
     """
 
     fs: int
@@ -72,6 +91,8 @@ class HrtfSet:
     hrirs: np.ndarray
     weights: np.ndarray
     source: str = ""
+    eq: str = "diffuse-field"
+    n_measured: int = 0
     _hull: tuple = field(default=(), repr=False)
 
     def __post_init__(self):
@@ -170,23 +191,28 @@ class HrtfSet:
 
 
 # ---------------------------------------------------------------------------
-def load_hrtf(spec: str | Path, fs: int) -> HrtfSet:
-    """'default' or a path to a SimpleFreeFieldHRIR SOFA file -> HrtfSet at `fs`.
+def load_hrtf(spec: str | Path, fs: int, eq: str = "diffuse-field") -> HrtfSet:
+    """'default' or a path to a SimpleFreeFieldHRIR SOFA file -> HrtfSet at `fs`,
+    equalised as `eq` says (one of EQ_MODES, see :mod:`spatial.filters.hrtf_eq`).
 
-    Cached in-process by (resolved path, file mtime, fs), and on disk (see
+    Cached in-process by (resolved path, file mtime, fs, eq), and on disk (see
     :func:`_load_cached`) so that a new process skips the processing. Every problem
-    with the file raises ``SceneError("cannot read HRTF file: <reason>", file=<path>)``.
+    with the file raises ``SceneError("cannot read HRTF file: <reason>", file=<path>)``;
+    an unknown `eq` raises SceneError for key output.hrtf_eq.
     """
+    if eq not in EQ_MODES:
+        raise SceneError.at(f"unknown HRTF equalisation {eq!r}; known: {', '.join(EQ_MODES)}",
+                            key="output.hrtf_eq")
     path = DEFAULT_HRTF if str(spec) == "default" else Path(spec).expanduser()
     try:
         path = path.resolve()
         mtime = os.stat(path).st_mtime_ns
     except OSError as err:
         raise SceneError.at(f"cannot read HRTF file: {err.strerror or err}", file=path) from None
-    key = (str(path), mtime, int(fs))
+    key = (str(path), mtime, int(fs), eq)
     hit = _CACHE.get(key)
     if hit is None:
-        hit = _load_cached(path, int(fs))
+        hit = _load_cached(path, int(fs), eq)
         if len(_CACHE) >= 8:
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = hit
@@ -194,6 +220,7 @@ def load_hrtf(spec: str | Path, fs: int) -> HrtfSet:
 
 
 _ARRAYS = ("directions", "min_phase", "delays_s", "hrirs", "weights")
+_MODULES = ("hrtf.py", "hrtf_cap.py", "hrtf_eq.py", "hrtf_phase.py")
 
 
 def cache_dir() -> Path:
@@ -204,27 +231,29 @@ def cache_dir() -> Path:
     return Path(base) / "spatial"
 
 
-def _cache_file(path: Path, fs: int) -> Path:
+def _cache_file(path: Path, fs: int, eq: str) -> Path:
     """Named after everything the processed set depends on: the file (path, size,
-    mtime), the rate, and this module's own source, so changed code never reads a
-    stale entry."""
+    mtime), the rate, the equalisation, and the source of the modules that build
+    it, so changed code never reads a stale entry."""
     st = os.stat(path)
     digest = hashlib.sha256()
-    digest.update(Path(__file__).read_bytes())
-    digest.update(f"{path}|{st.st_size}|{st.st_mtime_ns}|{fs}".encode())
+    for name in _MODULES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    digest.update(f"{path}|{st.st_size}|{st.st_mtime_ns}|{fs}|{eq}".encode())
     return cache_dir() / f"hrtf-{digest.hexdigest()[:24]}.npz"
 
 
-def _load_cached(path: Path, fs: int) -> HrtfSet:
+def _load_cached(path: Path, fs: int, eq: str) -> HrtfSet:
     """The processed set from the disk cache, or built and stored there. The cache is
     an optimisation only: an unreadable entry is rebuilt, an unwritable folder ignored."""
     try:
-        file = _cache_file(path, fs)
+        file = _cache_file(path, fs, eq)
         with np.load(file, allow_pickle=False) as data:
-            return HrtfSet(fs=fs, source=str(path), **{k: data[k] for k in _ARRAYS})
+            return HrtfSet(fs=fs, source=str(path), eq=eq, n_measured=int(data["n_measured"]),
+                           **{k: data[k] for k in _ARRAYS})
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         pass
-    hrtf = _build(path, fs)
+    hrtf = _build(path, fs, eq)
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=file.parent, suffix=".npz.part")
@@ -232,7 +261,7 @@ def _load_cached(path: Path, fs: int) -> HrtfSet:
         return hrtf
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{k: getattr(hrtf, k) for k in _ARRAYS})
+            np.savez(f, n_measured=hrtf.n_measured, **{k: getattr(hrtf, k) for k in _ARRAYS})
         os.replace(tmp, file)
     except OSError:
         Path(tmp).unlink(missing_ok=True)
@@ -294,52 +323,6 @@ def _read(path: Path):
     return ir, fs_in, unit_vectors(az, el), np.array(delay)
 
 
-def _resample(ir: np.ndarray, fs_in: float, fs: int) -> np.ndarray:
-    """(M, 2, N) at fs_in -> (M, 2, N') at fs with soxr (very high quality)."""
-    if abs(fs_in - fs) < 1e-6:
-        return ir.copy()
-    import soxr
-
-    flat = ir.reshape(-1, ir.shape[-1])
-    # one channel at a time: soxr's multichannel path is ~3x slower for 1420 channels
-    out = [soxr.resample(np.ascontiguousarray(x), fs_in, fs, "VHQ") for x in flat]
-    return np.stack(out).reshape(ir.shape[:2] + (-1,))
-
-
-def _onsets(ir: np.ndarray, fs: int) -> np.ndarray:
-    """(M, 2, N) -> (M, 2) onset times (s): first upsampled sample >= -20 dB of the peak."""
-    from scipy.signal import resample_poly
-
-    out = np.empty(ir.shape[:2])
-    thr = 10 ** (ONSET_THRESHOLD_DB / 20)
-    for lo in range(0, ir.shape[0], _CHUNK):
-        up = np.abs(resample_poly(ir[lo:lo + _CHUNK], ONSET_UPSAMPLING, 1, axis=-1))
-        first = np.argmax(up >= thr * up.max(axis=-1, keepdims=True), axis=-1)
-        out[lo:lo + _CHUNK] = first / (ONSET_UPSAMPLING * fs)
-    return out
-
-
-def minimum_phase(ir: np.ndarray, n_fft: int | None = None) -> np.ndarray:
-    """(..., N) responses -> (..., n_fft) minimum-phase responses with the same magnitude.
-
-    Real-cepstrum (homomorphic) method: fold the cepstrum of log|H| onto positive
-    quefrencies. Unlike scipy.signal.minimum_phase this keeps the full magnitude
-    (scipy's homomorphic result has the square root of it). n_fft defaults to
-    8x the next power of two of N, which makes cepstral aliasing negligible.
-    """
-    from scipy import fft
-
-    ir = np.asarray(ir, float)
-    n = int(n_fft or 8 * 2 ** int(np.ceil(np.log2(ir.shape[-1]))))
-    mag = np.abs(fft.rfft(ir, n, axis=-1))
-    floor = 1e-6 * mag.max(axis=-1, keepdims=True)  # -120 dB: keeps log finite at exact zeros
-    floor[floor == 0] = 1e-300
-    cep = fft.irfft(np.log(np.maximum(mag, floor)), n, axis=-1)
-    cep[..., 1:n // 2] *= 2.0  # fold: keep c[0] and c[n/2], double 1..n/2-1, zero the rest
-    cep[..., n // 2 + 1:] = 0.0
-    return fft.irfft(np.exp(fft.rfft(cep, n, axis=-1)), n, axis=-1)
-
-
 def _energy_length(h: np.ndarray, kept: float) -> int:
     """Smallest length keeping >= `kept` of the energy of every response in h (..., n)."""
     c = np.cumsum(h.reshape(-1, h.shape[-1]) ** 2, axis=-1)
@@ -383,35 +366,80 @@ def _triangulate(directions: np.ndarray):
     return simplices, normals, offsets, inverses
 
 
-def _build(path: Path, fs: int) -> HrtfSet:
+def _analyse(path: Path):
+    """SOFA file -> (directions (M, 3), magnitudes (M, 2, K) dB on the analysis grid,
+    its frequencies (K,), fft length, measured rate, mean delays (M,) s, target
+    interaural delays (M,) s), all at the measured rate."""
     ir, fs_in, directions, extra_delay = _read(path)
-    # pad in front so the resampler's pre-ringing of an early onset is not cut off
-    pad = int(np.ceil(16 * fs_in / fs))
-    ir = np.concatenate([np.zeros(ir.shape[:2] + (pad,)), ir], axis=-1)
-    h = _resample(ir, fs_in, fs)
-    onsets = _onsets(h, fs) + extra_delay
-    if np.any(extra_delay):  # bake SOFA's Data.Delay into the measured responses' phase
-        n = h.shape[-1] + int(np.ceil(extra_delay.max() * fs)) + 1
-        f = np.fft.rfftfreq(n, 1 / fs)
-        h = np.fft.irfft(np.fft.rfft(h, n, axis=-1)
-                         * np.exp(-2j * np.pi * f * extra_delay[..., None]), n, axis=-1)
-    mp_full = np.concatenate([minimum_phase(h[lo:lo + 64])[..., :h.shape[-1]]
-                              for lo in range(0, len(h), 64)])  # 64: bounds the FFT memory
+    n = max(2 * ir.shape[-1], 2 ** int(np.ceil(np.log2(fs_in / ANALYSIS_HZ))))
+    freqs = np.fft.rfftfreq(n, 1.0 / fs_in)
+    spectra = np.fft.rfft(ir, n, axis=-1)
+    ear_delay = excess_delay(spectra, fs_in, n, MAX_EXCESS_DELAY_S) + extra_delay
+    itd = lf_lag(spectra[:, 1] * np.conj(spectra[:, 0]), freqs) + extra_delay[:, 1] - extra_delay[:, 0]
+    mag = np.abs(spectra)
+    mag_db = 20 * np.log10(np.maximum(mag, 1e-6 * mag.max(axis=-1, keepdims=True) + 1e-300))
+    return directions, mag_db, freqs, n, fs_in, ear_delay.mean(axis=1), itd
+
+
+def _build(path: Path, fs: int, eq: str) -> HrtfSet:
+    directions, mag_db, freqs, n_in, fs_in, mean_delay, itd = _analyse(path)
+    n_measured = len(directions)
+    directions, mag_db, mean_delay, itd = fill_bottom_cap(directions, mag_db, mean_delay, itd)
+    weights = _solid_angle_weights(directions)
+    mag_db, _ = equalise(mag_db, weights, freqs, fs_in, n_in, eq)
+    if not np.all(np.isfinite(mag_db)):
+        raise _fail("responses have no energy", path)
+
+    # minimum phase at the render rate, from the magnitudes on its own grid
+    n = 2 ** int(np.ceil(np.log2(MIN_PHASE_SPAN_S * fs)))
+    # position of each render-rate bin on the analysis grid; above the measured
+    # Nyquist frequency the top bin (already at the band limit's floor) holds
+    pos = np.interp(np.fft.rfftfreq(n, 1.0 / fs), freqs, np.arange(freqs.size))
+    i0 = np.minimum(np.floor(pos).astype(int), freqs.size - 2)
+    frac = pos - i0
+    mp_full = np.empty((len(directions), 2, n // 2))  # the rest is the cepstral margin
+    for lo in range(0, len(directions), 64):  # 64: bounds the FFT memory
+        db = mag_db[lo:lo + 64, :, i0] * (1 - frac) + mag_db[lo:lo + 64, :, i0 + 1] * frac
+        mp_spec = minimum_phase_spectrum(10 ** (db / 20), n)
+        mp_full[lo:lo + 64] = np.fft.irfft(mp_spec, n, axis=-1)[..., :n // 2]
     keep = _energy_length(mp_full, ENERGY_KEPT)
     fade = max(4, int(round(FADE_S * fs)))
     length = min(keep + fade, mp_full.shape[-1])
     mp = mp_full[..., :length].copy()
+    del mp_full
     n_fade = length - keep
     if n_fade > 0:
         mp[..., keep:] *= 0.5 * (1 + np.cos(np.pi * (np.arange(n_fade) + 1) / (n_fade + 1)))
-    weights = _solid_angle_weights(directions)
-    energy = np.einsum("m,mel->", weights, mp ** 2) / 2  # weighted mean over directions and ears
-    if not energy > 0:
-        raise _fail("responses have no energy", path)
-    scale = 1.0 / np.sqrt(energy)
+
+    # delays: the min-phase pair's own low-frequency interaural lag is corrected for
+    n_lf = 2 ** int(np.ceil(np.log2(max(2 * length, fs / ANALYSIS_HZ))))
+    f_lf = np.fft.rfftfreq(n_lf, 1.0 / fs)
+    band = f_lf <= 2000.0
+    itd_mp = np.empty(len(mp))
+    for lo in range(0, len(mp), 64):
+        spec = np.fft.rfft(mp[lo:lo + 64], n_lf, axis=-1)[..., band]
+        itd_mp[lo:lo + 64] = lf_lag(spec[:, 1] * np.conj(spec[:, 0]), f_lf[band])
+    half = 0.5 * (itd - itd_mp)
+    delays = np.stack([mean_delay - half, mean_delay + half], axis=1)
+    delays -= delays.min()
     try:
-        return HrtfSet(fs=fs, directions=directions, min_phase=mp * scale,
-                       delays_s=onsets - onsets.min(), hrirs=h * scale, weights=weights,
-                       source=str(path))
+        return HrtfSet(fs=fs, directions=directions, min_phase=mp, delays_s=delays,
+                       hrirs=_delayed(mp, delays, fs), weights=weights, source=str(path),
+                       eq=eq, n_measured=n_measured)
     except SceneError as err:
         raise _fail(err.problems[0].message.removeprefix("cannot read HRTF file: "), path) from None
+
+
+def _delayed(mp: np.ndarray, delays: np.ndarray, fs: int) -> np.ndarray:
+    """(M, 2, L) responses delayed by (M, 2) seconds (exact, in the frequency domain)."""
+    from scipy import fft
+
+    length = mp.shape[-1] + int(np.ceil(delays.max() * fs)) + 1
+    n = fft.next_fast_len(2 * length, real=True)
+    f = np.fft.rfftfreq(n, 1.0 / fs)
+    out = np.empty(mp.shape[:2] + (length,))
+    for lo in range(0, len(mp), 64):
+        spec = fft.rfft(mp[lo:lo + 64], n, axis=-1)
+        shift = np.exp(-2j * np.pi * f * delays[lo:lo + 64, :, None])
+        out[lo:lo + 64] = fft.irfft(spec * shift, n, axis=-1)[..., :length]
+    return out
