@@ -30,23 +30,51 @@ def _load(path: str, fmt: str | None = None, hrtf: str | None = None):
             locations[f"output.{key}"] = (flag, None)  # errors name the flag, not the file
     if not changes:
         return scene
-    return dataclasses.replace(scene.with_output(**changes), locations=locations)
+    # one change, checked once, with the flags' locations
+    return dataclasses.replace(scene, output=dataclasses.replace(scene.output, **changes),
+                               locations=locations)
+
+
+def _layout(scene):
+    """The scene's output layout, without building its spatialiser (no HRTF is read);
+    None if the format is bad: the render reports that, naming the key."""
+    from spatial.filters.layouts import get_layout
+
+    try:
+        return get_layout(scene.output)
+    except SceneError:
+        return None
+
+
+def _check_output(out: Path, scene, subtype: str | None, frames: int | None) -> None:
+    """Refuse a bad output file before any work starts (see spatial.writer.check_output)."""
+    from spatial.writer import check_output
+
+    layout = _layout(scene)
+    check_output(out, scene.sample_rate, len(layout.channels) if layout else 1, subtype, frames)
 
 
 def cmd_render(args) -> int:
     scene = _load(args.scene, args.format, args.hrtf)
     out = Path(args.output) if args.output else Path.cwd() / (Path(args.scene).stem + ".wav")
-    from spatial.renderer import render
+    from spatial.writer import estimate_frames
+
+    _check_output(out, scene, args.subtype, estimate_frames(scene))
+    from spatial.progress import peak_memory_mib, terminal_progress
+    from spatial.renderer import render_to_file
 
     t0 = time.perf_counter()
-    result = render(scene, progress=not args.quiet and sys.stderr.isatty())
-    result.write(out, subtype=args.subtype)
+    with terminal_progress(not args.quiet and sys.stderr.isatty(), scene.sample_rate) as bar:
+        stats = render_to_file(scene, out, subtype=args.subtype, progress=bar)
     wall = time.perf_counter() - t0
     if not args.quiet:
-        rtf = result.duration / wall if wall > 0 else float("inf")
-        print(f"{out}: {result.duration:.2f} s, {len(result.channels)} ch "
-              f"({scene.output.format}: {' '.join(result.channel_names)}), "
-              f"{result.sample_rate} Hz, rendered in {wall:.2f} s ({rtf:.1f}x real time)")
+        duration = stats["frames"] / scene.sample_rate
+        rtf = duration / wall if wall > 0 else float("inf")
+        layout = _layout(scene)
+        print(f"{out}: {duration:.2f} s, {len(layout.channels)} ch "
+              f"({scene.output.format}: {' '.join(layout.names)}), "
+              f"{scene.sample_rate} Hz, rendered in {wall:.2f} s ({rtf:.1f}x real time), "
+              f"peak memory {peak_memory_mib():.0f} MiB")
     return 0
 
 
@@ -68,8 +96,9 @@ def cmd_rir(args) -> int:
         raise SceneError.at(f"no source named {name!r} (the scene has "
                             f"{', '.join(s.name for s in scene.sources)})", file=args.scene,
                             key="--source")
-    result = impulse_response(scene, name)
     out = Path(args.output) if args.output else Path.cwd() / f"{Path(args.scene).stem}-{name}-rir.wav"
+    _check_output(out, scene, args.subtype, None)
+    result = impulse_response(scene, name)
     result.write(out, subtype=args.subtype)
     if not args.quiet:
         print(f"{out}: impulse response of {name!r}, {result.duration:.3f} s, "

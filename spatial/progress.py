@@ -24,9 +24,10 @@ BAR_DELAY_S = 2.0  # renders shorter than this show no bar
 class TqdmProgress:
     """A progress(done_frames, total_frames) callable drawing a tqdm bar in seconds of audio."""
 
-    def __init__(self, sample_rate: int, delay: float = BAR_DELAY_S, file=None):
+    def __init__(self, sample_rate: int, delay: float = BAR_DELAY_S, file=None,
+                 mininterval: float = 0.5):
         self.sample_rate = int(sample_rate)
-        self.delay = delay
+        self.delay, self.mininterval = delay, mininterval  # mininterval: s between redraws
         self.file = file if file is not None else sys.stderr
         self._bar = None
         self._done = 0
@@ -37,6 +38,7 @@ class TqdmProgress:
 
             self._bar = tqdm(total=round(total_frames / self.sample_rate, 2), unit="s",
                              unit_scale=False, leave=False, file=self.file, delay=self.delay,
+                             mininterval=self.mininterval,
                              dynamic_ncols=True, desc="rendering",
                              bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s "
                                         "audio [{elapsed}<{remaining}, {rate_fmt}]")

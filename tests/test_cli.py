@@ -4,6 +4,7 @@ no traceback; no output file left behind)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -134,12 +135,87 @@ def test_several_problems_are_reported_together(workdir):
     assert_clean_failure(r, workdir, "room.rt60", "positon", lines=2)
 
 
-def test_bad_output_path_fails_cleanly(workdir):
+BAD_OUTPUTS = {  # (scene text, -o, extra arguments) -> what the one error line says
+    "mp3": (GOOD, "out.mp3", [], ["out.mp3", "unsupported output extension '.mp3'",
+                                  "supported: .wav, .flac"]),
+    "missing folder": (GOOD, "no/such/dir/out.wav", [],
+                       ["no/such/dir: output folder does not exist"]),
+    "flac subtype": (GOOD, "out.flac", ["--subtype", "FLOAT"], ["out.flac", "FLOAT", "PCM_24"]),
+    "9 channels in flac": (GOOD, "out.flac", ["--format", "hoa2"],
+                           ["out.flac: 9 channels do not fit a .flac file (at most 8)"]),
+    # 24 hours (the longest scene) of hoa3 in float64 at 192 kHz: 1.06 TiB, more than a
+    # test machine's free disk; a render that long could never finish within the
+    # timeout, so it must be refused before it starts
+    "disk space": (GOOD.replace("duration: 0.5", "duration: 86400").replace(
+        "sample_rate: 48000", "sample_rate: 192000"), "out.wav",
+        ["--format", "hoa3", "--subtype", "DOUBLE"], ["out.wav: not enough disk space"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OUTPUTS))
+def test_bad_output_is_refused_before_rendering(workdir, case):
+    text, out, extra, needles = BAD_OUTPUTS[case]
+    r = run("render", write_scene(workdir, text), "-o", out, *extra, cwd=workdir)
+    assert_clean_failure(r, workdir, *needles)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OUTPUTS))
+def test_bad_output_never_reaches_the_renderer(workdir, monkeypatch, case):
+    # in process, with a renderer that must not be called: the refusal comes first
+    import types
+
+    from spatial import cli
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the renderer ran before the output was checked")
+
+    fake = types.ModuleType("spatial.renderer")
+    fake.render = fake.render_to_file = fake.impulse_response = must_not_run
+    monkeypatch.setitem(sys.modules, "spatial.renderer", fake)
+    monkeypatch.chdir(workdir)
+    text, out, extra, needles = BAD_OUTPUTS[case]
+    assert cli.main(["render", str(write_scene(workdir, text)), "-o", out, *extra]) == 2
+    if case != "disk space":  # rir is short: it checks all but the size
+        assert cli.main(["rir", str(write_scene(workdir, text)), "-o", out, *extra]) == 2
+
+
+def test_summary_reports_peak_memory(workdir):
+    r = run("render", write_scene(workdir, GOOD), "-o", "out.wav", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    peak = float(re.search(r"peak memory (\d+) MiB", r.stdout).group(1))
+    assert 20 < peak < 4096  # a Python process with numpy loaded, not KiB or bytes
+
+
+def test_progress_bar_shows_elapsed_time_and_eta():
+    import io
+
+    from spatial.progress import TqdmProgress
+
+    out = io.StringIO()
+    bar = TqdmProgress(48000, delay=0, file=out, mininterval=0)
+    for done in range(0, 480001, 48000):  # 10 s of audio in 1 s steps
+        bar(done, 480000)
+    bar.close()
+    text = out.getvalue()
+    assert "10.0/10.0 s audio" in text and re.search(r"\d\d:\d\d<\d\d:\d\d", text), text
+    quiet = io.StringIO()  # a render that ends before the delay draws nothing
+    bar = TqdmProgress(48000, delay=1000, file=quiet, mininterval=0)
+    bar(48000, 480000)
+    bar.close()
+    assert quiet.getvalue() == ""
+
+
+def test_command_start_up_stays_light(workdir):
+    # the parser and validate must not pay for numba, scipy or pyroomacoustics
+    heavy = ("numba", "scipy", "pyroomacoustics", "matplotlib", "soxr", "tqdm")
+    code = ("import sys; from spatial.cli import main; main(sys.argv[1:]); "
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))")
     scene = write_scene(workdir, GOOD)
-    r = run("render", scene, "-o", "out.mp3", cwd=workdir)
-    assert_clean_failure(r, workdir, "out.mp3")
-    r = run("render", scene, "-o", "no/such/dir/out.wav", cwd=workdir)
-    assert_clean_failure(r, workdir, "no/such/dir")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-c", code, "validate", str(scene)], cwd=workdir,
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_rir_writes_the_impulse_response_in_the_output_format(workdir):
@@ -173,3 +249,22 @@ def test_custom_layout_from_a_scene_file(workdir):
     bad = text.replace("{name: BR, azimuth: -135}", "{name: BR, azimuth: 45}")
     r = run("render", write_scene(workdir, bad), "-o", "quad.wav", cwd=workdir)
     assert r.returncode == 2 and "output.speakers" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_numba_caches_in_the_spatial_cache_when_the_install_is_read_only(tmp_path,
+                                                                       monkeypatch):
+    # root can write anywhere, so the read-only install folder is simulated; the real
+    # thing (a non-root user of a root-owned venv) is measured in the issue's report
+    import spatial.engine as engine
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("SPATIAL_CACHE_DIR", str(tmp_path / "cache"))
+    install = tmp_path / "site-packages" / "spatial" / "engine"
+    writable = engine._writable
+    monkeypatch.setattr(engine, "_writable",
+                        lambda folder: folder != install / "__pycache__" and writable(folder))
+    assert engine.numba_cache_dir(install) == tmp_path / "cache" / "numba"
+    assert (tmp_path / "cache" / "numba").is_dir()
+    assert engine.numba_cache_dir(tmp_path / "checkout") is None  # writable: numba's __pycache__
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
+    assert engine.numba_cache_dir(install) is None  # the user's choice stands
