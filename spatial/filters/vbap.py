@@ -39,12 +39,16 @@ and the gains equal EAR's point-source panner to rounding (tests/test_panning.py
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from scipy.spatial import ConvexHull
 
 from spatial.errors import SceneError
 from spatial.filters.layouts import Layout
 from spatial.geometry import unit_vectors
+
+if TYPE_CHECKING:  # imported where used: scipy.spatial costs 0.3 s of every render's start-up
+    from scipy.spatial import ConvexHull
 
 GAP_LIMIT_DEG = 179.0  # horizontal azimuth gaps this wide are filled (180 cannot be panned)
 RING_BAND_DEG = 10.0  # |elevation| up to this is the horizontal layer
@@ -130,6 +134,8 @@ def _copy_rings(b: _Builder, n_real: int) -> None:
 
 
 def _hull(points: np.ndarray) -> ConvexHull:
+    from scipy.spatial import ConvexHull
+
     try:
         return ConvexHull(points)
     except Exception as err:  # QhullError: flat or degenerate layouts
