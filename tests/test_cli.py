@@ -268,3 +268,20 @@ def test_numba_caches_in_the_spatial_cache_when_the_install_is_read_only(tmp_pat
     assert engine.numba_cache_dir(tmp_path / "checkout") is None  # writable: numba's __pycache__
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
     assert engine.numba_cache_dir(install) is None  # the user's choice stands
+
+
+def test_a_render_past_the_riff_limit_is_written_as_rf64(workdir, monkeypatch):
+    # the whole command in process, with the RIFF limit lowered from 4 GiB to 100 kB:
+    # 0.5 s of 5.1.4 float32 is 960 kB, so the file must switch to RF64 and keep its mask
+    from spatial import cli, writer
+
+    monkeypatch.setattr(writer, "RIFF_LIMIT_BYTES", 100_000)
+    monkeypatch.chdir(workdir)
+    scene = write_scene(workdir, GOOD.replace("format: binaural", "format: 5.1.4"))
+    assert cli.main(["render", str(scene), "-o", "big.wav", "-q"]) == 0
+    data = (workdir / "big.wav").read_bytes()
+    assert data[:4] == b"RF64" and data[12:16] == b"ds64"
+    info = sf.info(str(workdir / "big.wav"))
+    assert info.format == "RF64" and info.channels == 10 and info.frames == 24000  # 0.5 s
+    fmt = data.index(b"fmt ")
+    assert int.from_bytes(data[fmt + 28:fmt + 32], "little") == 0x2D60F  # BS.2051 4+5+0
