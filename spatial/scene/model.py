@@ -148,14 +148,14 @@ class Scene:
                 return s
         raise KeyError(f"no source named {name!r}; the scene has {[s.name for s in self.sources]}")
 
-    def with_source(self, name: str, **changes) -> "Scene":
+    def with_source(self, name: str, /, **changes) -> "Scene":
         """A copy with source `name` changed: keywords are the source keys of a scene
         file (name, file, position, role, gain_db, start, diegetic), e.g.
         ``with_source("line1", gain_db=-3, start=2.5)``. A relative `file` resolves
         against the scene file's folder. Raises SceneError naming the argument."""
         return self._change_source("with_source", name, changes)
 
-    def move_source(self, name: str, position) -> "Scene":
+    def move_source(self, name: str, /, position) -> "Scene":
         """A copy with source `name` at `position` ([x, y, z] in metres)."""
         return self._change_source("move_source", name, {"position": position})
 
@@ -165,7 +165,8 @@ class Scene:
         _check_keywords("with_output()", Output, changes)
         calls = {f"output.{k}": f"with_output({k}=...)" for k in changes}
         output = dataclasses.replace(self.output, **changes)
-        return dataclasses.replace(self, output=output, locations=self._pointed(calls))
+        return dataclasses.replace(self, output=output,
+                                   locations=self._pointed(calls, "output", changes))
 
     def _change_source(self, method: str, name: str, changes: dict) -> "Scene":
         names = [s.name for s in self.sources]
@@ -182,13 +183,19 @@ class Scene:
         calls = {f"sources[{i}].{k}": f"{method}({name!r}, {k}=...)" for k in changes}
         sources = tuple(dataclasses.replace(s, **changes) if j == i else s
                         for j, s in enumerate(self.sources))
-        return dataclasses.replace(self, sources=sources, locations=self._pointed(calls))
+        return dataclasses.replace(self, sources=sources,
+                                   locations=self._pointed(calls, f"sources[{i}]", changes))
 
-    def _pointed(self, calls: dict) -> dict:
-        """Locations with each changed key (and the keys below it) pointing at its call."""
+    def _pointed(self, calls: dict, parent: str, changes: dict) -> dict:
+        """Locations with each changed key (and the keys below it) pointing at its call;
+        a key set to None is reported at its parent (e.g. a missing position), so the
+        parent points at that call too."""
         out = {k: v for k, v in self.locations.items()
                if not any(k == c or k.startswith((c + ".", c + "[")) for c in calls)}
         out.update({k: (call, None) for k, call in calls.items()})
+        for key, value in changes.items():
+            if value is None:
+                out[parent] = calls[f"{parent}.{key}"], None
         return out
 
 
