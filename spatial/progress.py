@@ -7,13 +7,15 @@ about terminals:
 
 :func:`terminal_progress` makes one backed by a tqdm bar (elapsed time, ETA,
 speed in seconds of audio per second) that appears only if the render is still
-running after ``delay`` seconds, so short renders print nothing but the summary.
+running after ``delay`` seconds (counted from its creation, so planning counts),
+so short renders print nothing but the summary.
 """
 from __future__ import annotations
 
 import contextlib
 import resource
 import sys
+import time
 from typing import Callable, Iterator
 
 Progress = Callable[[int, int], None]
@@ -31,6 +33,7 @@ class TqdmProgress:
         self.file = file if file is not None else sys.stderr
         self._bar = None
         self._done = 0
+        self._t0 = time.time()  # the render starts now: planning counts in the elapsed time
 
     def __call__(self, done_frames: int, total_frames: int) -> None:
         if self._bar is None:
@@ -42,6 +45,7 @@ class TqdmProgress:
                              dynamic_ncols=True, desc="rendering",
                              bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s "
                                         "audio [{elapsed}<{remaining}, {rate_fmt}]")
+            self._bar.start_t = self._t0  # tqdm's clock (time.time) for elapsed and delay
         step = done_frames - self._done
         if step > 0:
             self._bar.update(round(step / self.sample_rate, 6))
