@@ -37,8 +37,8 @@ def numba_cache_dir(package_dir: Path | None = None) -> Path | None:
         return None
     from spatial.filters.hrtf import cache_dir
 
-    for folder in (cache_dir() / "numba",
-                   Path(tempfile.gettempdir()) / f"spatial-numba-{getattr(os, 'getuid', lambda: 0)()}"):
+    user = getattr(os, "getuid", lambda: 0)()
+    for folder in (cache_dir() / "numba", Path(tempfile.gettempdir()) / f"spatial-numba-{user}"):
         if _writable(folder):
             return folder
     return None
