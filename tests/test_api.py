@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
+import re
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
@@ -142,8 +144,6 @@ SCENE_CASES = [
 def _check(problem, key, pattern):
     assert problem.key == key, str(problem)
     assert problem.line is None  # set in code: no line of any file to blame
-    import re
-
     assert re.search(pattern, problem.message), problem.message
 
 
@@ -221,8 +221,6 @@ def test_code_and_file_give_the_same_message(folder, key, text):
         load_scene(file)
     (pf,) = from_file.value.problems
     assert (pf.file, pf.line, pf.key) == (str(file), L_GAIN, f"sources[0].{key}")
-    import yaml
-
     value = yaml.safe_load(f"v: {text}")["v"]
     pc = one_problem(lambda: good_scene(folder).with_source("a", **{key: value}))
     assert (pc.key, pc.message) == (pf.key, pf.message)
@@ -400,8 +398,6 @@ def click_folder(tmp_path_factory):
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(extreme_scenes())
 def test_extreme_but_accepted_values_render_finite(click_folder, data):
-    import yaml
-
     try:
         scene = load_scene_text(yaml.safe_dump(data), click_folder / "scene.yaml")
     except SceneError as err:

@@ -78,7 +78,8 @@ def _room(ck: Checker, node: Node, complete: bool = True) -> Room | None:
 
     dims = get("dimensions", ck.vector3, "[x, y, z] in metres", positive=True, low=0.0,
                high=MAX_EXTENT_M, unit="m")
-    preset = get("preset", ck.text)  # a name the loader has applied (a label in code)
+    # the name of the preset the loader applied (and checked); in code only a label
+    preset = m["preset"].value if "preset" in m and isinstance(m["preset"].value, str) else None
     rt60 = get("rt60", ck.number, positive=True, low=RT60_RANGE_S[0], high=RT60_RANGE_S[1],
                unit="s")
     materials = _materials(ck, m["materials"]) if "materials" in m else None
