@@ -1,0 +1,149 @@
+"""One short scene, every measurement the issue asks for, one table:
+
+spatial.render on 2 cores and on 1 (child processes, medians of --runs), the
+`spatial render` command (start-up included), pyroomacoustics (binaural scenes),
+the same filters through scipy's oaconvolve, and the FFT floor with 2 workers
+and with 1. Used by bench_render.py (A), bench_sources.py (C), bench_formats.py (D).
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from harness import bench_command, bench_spatial, child_env, fmt, table
+from peers import (active_blocks, engine_block, fft_floor, floor_plan, oaconvolve_mix,
+                   pra_available, pra_order, run_pra, source_filters)
+from scenes import (DIMS, FS, LISTENER, RT60, YAW_DEG, SceneSpec, read_signals, source_paths,
+                    write_scene)
+
+
+def _pra_job(spec: SceneSpec, cache: Path, order: int) -> dict:
+    return {"fs": FS, "dims": list(DIMS), "rt60": RT60, "listener": list(LISTENER),
+            "yaw": YAW_DEG, "positions": [list(s.position) for s in spec.sources],
+            "files": [str(p) for p in source_paths(spec, cache)],
+            "max_order": order, "seconds": spec.seconds}
+
+
+def measure_peers(spec: SceneSpec, args, reference: np.ndarray | None) -> dict:
+    """oaconvolve and the FFT floor, in this process."""
+    import spatial
+
+    scene = spatial.load_scene(write_scene(spec, args.cache))
+    signals = read_signals(spec, args.cache)
+    filters, tail, how = source_filters(scene)
+    length = spec.frames
+    times, y = [], None
+    for _ in range(args.runs):
+        t, y = oaconvolve_mix(signals, filters, tail, length)
+        times.append(t)
+    res = {"oaconvolve_s": float(np.median(times)), "oaconvolve_filters": how}
+    if reference is not None and y is not None and reference.shape == y.T.shape:
+        peak = float(np.max(np.abs(reference))) or 1.0
+        res["oaconvolve_vs_spatial"] = float(np.max(np.abs(reference - y.T))) / peak
+
+    B, where = engine_block()
+    n_blocks = -(-length // B)
+    ring = max(f.shape[1] for f, _, _ in filters)
+    if tail is not None:
+        ring = max([ring] + [d + tail.shape[1] for _, g, d in filters if g])
+    forward, inverse = floor_plan(active_blocks(signals, B, n_blocks), -(-ring // B))
+    n_out = filters[0][0].shape[0]
+    res["floor"] = {w: fft_floor(forward, inverse, n_out, B, w, args.runs) for w in (2, 1)}
+    res["floor_plan"] = (f"FFT floor: uniform partitions, B = {B} ({where}), float32 "
+                         f"rfft/irfft of {2 * B} points; per block one forward per input "
+                         f"holding sound and one for the tail's send bus, one inverse per "
+                         f"output channel ({n_out}) while the output can ring: "
+                         f"{int(forward.sum())} forward + {int(inverse.sum()) * n_out} "
+                         f"inverse transforms in {n_blocks} blocks")
+    return res
+
+
+def measure_pra(spec: SceneSpec, args, peer: bool) -> dict:
+    """{max_order: median summary} of the pyroomacoustics pipeline, or {'skipped': why}."""
+    if args.skip_peer:
+        return {"skipped": "--skip-peer"}
+    if not peer:
+        return {"skipped": "--quick runs it on scene A only"}
+    if spec.fmt != "binaural":
+        return {"skipped": f"pyroomacoustics has no {spec.fmt} output (binaural scenes only)"}
+    why = pra_available()
+    if why:
+        return {"skipped": why}
+    orders = [args.pra_order] + ([pra_order(RT60, DIMS)] if args.full_order else [])
+    out = {}
+    for order in orders:
+        runs = [run_pra(_pra_job(spec, args.cache, order), env=child_env(2))
+                for _ in range(args.runs)]
+        med = {k: float(np.median([r[k] for r in runs]))
+               for k in ("setup_s", "compute_rir_s", "simulate_s", "total_s")}
+        med["maxrss_mib"] = max(r["maxrss_mib"] for r in runs)
+        med["rir_samples"] = runs[0]["rir_samples"]
+        out[order] = med
+    return out
+
+
+def measure_scene(spec: SceneSpec, args, title: str, peer: bool = True) -> dict:
+    """Everything for one scene; prints its table and returns the figures. The 1-core run
+    only with args.one_core; pyroomacoustics only with `peer`."""
+    scene_path = write_scene(spec, args.cache)
+    work = Path(tempfile.mkdtemp(prefix="spatial-bench-"))
+    cores = (2, 1) if args.one_core else (2,)
+    try:
+        sp = {c: bench_spatial(scene_path, args.runs, c, warmup=args.warmup,
+                               save=work / "out.npy" if c == 2 else None) for c in cores}
+        command = bench_command(scene_path, args.runs, 2, work / "out.wav")
+        reference = np.load(work / "out.npy")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    res = {"scene": str(scene_path), "seconds": spec.seconds, "sources": len(spec.sources),
+           "format": spec.fmt, "runs": args.runs, "spatial": sp, "command": command,
+           "pra_order": args.pra_order}
+    res.update(measure_peers(spec, args, reference))
+    res["pra"] = measure_pra(spec, args, peer)
+
+    s = spec.seconds
+    rtf = lambda t: fmt(s / t if t else None, ".1f")  # noqa: E731
+    rows = []
+    for c in cores:
+        r = sp[c]
+        rows.append([f"spatial.{r['api']}, {c} core{'s' if c > 1 else ''}", fmt(r["wall_s"]),
+                     rtf(r["wall_s"]), fmt(r["plan_s"]), fmt(r["convolve_s"]),
+                     fmt(r["maxrss_mib"], ".0f")])
+    rows.append(["spatial render command, 2 cores", fmt(command["wall_s"]),
+                 rtf(command["wall_s"]), "", "", fmt(command["maxrss_mib"], ".0f")])
+    for order, p in res["pra"].items():
+        if order != "skipped":
+            rows.append([f"pyroomacoustics, max_order {order}", fmt(p["total_s"]),
+                         rtf(p["total_s"]), fmt(p["setup_s"] + p["compute_rir_s"]),
+                         fmt(p["simulate_s"]), fmt(p["maxrss_mib"], ".0f")])
+    rows.append(["scipy oaconvolve, same filters", fmt(res["oaconvolve_s"]),
+                 rtf(res["oaconvolve_s"]), "", fmt(res["oaconvolve_s"]), ""])
+    for w in (2, 1):
+        rows.append([f"FFT floor, {w} worker{'s' if w > 1 else ''}", "", "", "",
+                     fmt(res["floor"][w]), ""])
+    warm = "after one warm-up render in the same child" if args.warmup else "NO warm-up: quick"
+    notes = [f"median of {args.runs} run(s); wall = load_scene + render, start-up apart "
+             f"(spatial: {warm}); plan/convolve: "
+             f"result.stats plan_s / convolve_s ('-' if absent); RSS: the child's peak",
+             f"command: `spatial render SCENE -o OUT.wav -q` in a new process, start-up "
+             f"included; pyroomacoustics: plan = setup + compute_rir, convolve = simulate",
+             f"oaconvolve: {res['oaconvolve_filters']}, float32, reading and filters not "
+             f"timed" + (f"; max difference from spatial.render "
+                         f"{res['oaconvolve_vs_spatial']:.1e} of the peak"
+                         if "oaconvolve_vs_spatial" in res else ""),
+             res["floor_plan"]]
+    if not args.one_core:
+        notes.append("1 core: not run (--quick)")
+    if "skipped" in res["pra"]:
+        notes.append(f"pyroomacoustics skipped: {res['pra']['skipped']}")
+    res["table"] = table(title, ["pipeline", "wall s", "RTF", "plan s", "convolve s",
+                                 "peak RSS MiB"], rows, notes)
+    return res
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 or math.isnan(b) else a / b
