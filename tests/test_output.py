@@ -114,6 +114,8 @@ def test_a_file_over_the_riff_limit_is_rf64_and_reads_back_whole(tmp_path, monke
     assert info.format == "RF64" and info.frames == frames
     back, _ = sf.read(str(path), dtype="float32")
     assert np.array_equal(back, audio)
+    write_audio(tmp_path / "again.wav", audio, 48000, channel_mask=MASK_714)
+    assert (tmp_path / "again.wav").read_bytes() == path.read_bytes()  # deterministic
     # just under the limit: an ordinary RIFF file
     small = 64_000 // (channels * 4) - 100
     write_audio(tmp_path / "small.wav", audio[:small], 48000, channel_mask=MASK_714)
