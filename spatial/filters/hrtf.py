@@ -59,7 +59,6 @@ DEFAULT_HRTF = Path(__file__).resolve().parent.parent / "data" / "hrtf" / "MIT_K
 
 ANALYSIS_HZ = 5.0  # frequency resolution (at most) of the analysis and of the built responses
 MIN_PHASE_SPAN_S = 0.1  # FFT length (s) of the min-phase design: cepstral aliasing negligible
-MAX_EXCESS_DELAY_S = 8e-3  # latest measured onset looked for in a response
 ENERGY_KEPT = 0.999  # fraction of each min-phase response's energy kept by the truncation
 FADE_S = 0.5e-3  # half-Hann fade-out appended after the 99.9 % point
 _CHUNK = 256  # directions per vectorised chunk (bounds memory)
@@ -320,7 +319,7 @@ def _analyse(path: Path):
     n = max(2 * ir.shape[-1], 2 ** int(np.ceil(np.log2(fs_in / ANALYSIS_HZ))))
     freqs = np.fft.rfftfreq(n, 1.0 / fs_in)
     spectra = np.fft.rfft(ir, n, axis=-1)
-    ear_delay = excess_delay(spectra, fs_in, n, MAX_EXCESS_DELAY_S) + extra_delay
+    ear_delay = excess_delay(spectra, fs_in, n, ir.shape[-1] / fs_in) + extra_delay
     itd = lf_lag(spectra[:, 1] * np.conj(spectra[:, 0]), freqs) + extra_delay[:, 1] - extra_delay[:, 0]
     mag = np.abs(spectra)
     mag_db = 20 * np.log10(np.maximum(mag, 1e-6 * mag.max(axis=-1, keepdims=True) + 1e-300))
