@@ -163,6 +163,40 @@ def bench_command(scene: Path, runs: int, cores: int, out: Path) -> dict:
 
 # ---------------------------------------------------------------- options and output
 
+def machine() -> dict:
+    """What the figures were measured on: CPU, cores, memory, versions, commit, load."""
+    import platform
+
+    def version(mod):
+        try:
+            return __import__(mod).__version__
+        except Exception:  # noqa: BLE001
+            return "absent"
+
+    cpu = platform.processor() or "?"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                            capture_output=True, text=True).stdout.strip()
+    return {"cpu": cpu, "cpus": len(os.sched_getaffinity(0)), "memory_gib": round(mem, 1),
+            "python": platform.python_version(), "numpy": version("numpy"),
+            "scipy": version("scipy"), "numba": version("numba"),
+            "soundfile": version("soundfile"), "pyroomacoustics": version("pyroomacoustics"),
+            "spatial": commit, "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def machine_line() -> str:
+    m = machine()
+    return (f"machine: {m['cpu']}, {m['cpus']} cores, {m['memory_gib']} GiB; Python "
+            f"{m['python']}, numpy {m['numpy']}, scipy {m['scipy']}, numba {m['numba']}, "
+            f"soundfile {m['soundfile']}, pyroomacoustics {m['pyroomacoustics']}; spatial "
+            f"{m['spatial']}; load average {' '.join(map(str, m['load_average']))}")
+
+
 def parser(doc: str) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -223,6 +257,8 @@ def target(rows: list, label: str, goal: str, value: float | None, ok_when, show
 
 
 def write_json(args, results: dict) -> None:
+    print(machine_line())
+    results["machine"] = machine()
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
@@ -232,5 +268,7 @@ def write_json(args, results: dict) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--spatial-child":
         print(json.dumps(spatial_child(json.loads(sys.argv[2]))))
+    elif sys.argv[1:] == ["--machine"]:
+        print(machine_line())
     else:
-        sys.exit("usage: harness.py --spatial-child JOB_JSON (used by the benchmarks)")
+        sys.exit("usage: harness.py --machine | --spatial-child JOB_JSON")

@@ -205,26 +205,34 @@ def _file_ok(path: Path, frames: int) -> bool:
     return info.frames == frames and info.samplerate == FS and info.channels == 1
 
 
+def _write_one(src: SourceSpec, n: int, subtype: str, path: Path) -> None:
+    part = path.with_suffix(f".{os.getpid()}.part")  # two benchmarks may write at once
+    with sf.SoundFile(str(part), "w", FS, 1, subtype=subtype, format="FLAC") as f:
+        if src.kind.startswith("dense"):
+            f.write(dense_signal(int(src.kind[5:]) % 8, src.seed, n))
+        else:
+            for block in chunks(src, n):
+                f.write(block)
+    part.replace(path)
+
+
 def write_sources(spec: SceneSpec, folder: Path, log=print) -> list[Path]:
-    """The scene's source files in `folder` (reused when complete), written block by block."""
+    """The scene's source files in `folder` (reused when complete), written block by block;
+    files over 10 minutes two at a time."""
     folder.mkdir(parents=True, exist_ok=True)
     n = spec.frames
-    paths = []
-    for src in spec.sources:
-        path = folder / f"{src.kind}-{src.seed}-{n}.flac"
-        paths.append(path)
-        if _file_ok(path, n):
-            continue
-        part = path.with_suffix(f".{os.getpid()}.part")  # two benchmarks may write at once
-        if n > 600 * FS:
-            log(f"  writing {path} ({n / FS / 60:.0f} min) ...")
-        with sf.SoundFile(str(part), "w", FS, 1, subtype=spec.subtype, format="FLAC") as f:
-            if src.kind.startswith("dense"):
-                f.write(dense_signal(int(src.kind[5:]) % 8, src.seed, n))
-            else:
-                for block in chunks(src, n):
-                    f.write(block)
-        part.replace(path)
+    paths = [folder / f"{src.kind}-{src.seed}-{n}.flac" for src in spec.sources]
+    todo = [(src, path) for src, path in zip(spec.sources, paths) if not _file_ok(path, n)]
+    if n > 600 * FS and len(todo) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        log(f"  writing {len(todo)} source files of {n / FS / 60:.0f} min into {folder} ...",
+            flush=True)
+        with ProcessPoolExecutor(2) as pool:
+            list(pool.map(_write_one, *zip(*[(s, n, spec.subtype, p) for s, p in todo])))
+    else:
+        for src, path in todo:
+            _write_one(src, n, spec.subtype, path)
     return paths
 
 

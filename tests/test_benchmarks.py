@@ -47,8 +47,9 @@ def test_short_scene_benchmarks_run_and_agree_with_oaconvolve(script, quick_runs
     for name, res in results.items():
         channels = {"binaural": 2, "7.1.4": 12, "hoa3": 16}[res["format"]]
         for sp in res["spatial"].values():
-            assert sp["frames"] == FRAMES and sp["channels"] == channels, name
             assert sp["wall_s"] > 0 and sp["maxrss_mib"] > 0, name
+            if sp["api"] == "render":  # render_to_file writes to a file it deletes
+                assert sp["frames"] == FRAMES and sp["channels"] == channels, name
         assert res["command"]["wall_s"] > 0
         assert res["floor"]["2"] > 0 and res["floor"]["1"] > 0
         # scipy's oaconvolve with the same filters is an independent convolution: it must
