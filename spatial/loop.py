@@ -2,7 +2,7 @@
 
 One-way, one block at a time, memory independent of the scene's length:
 1. every stream (a source file) is read for the block by its
-   :class:`~spatial.readers.BlockReader` (in a reader thread, one block ahead,
+   :class:`~spatial.readers.BlockReader` (in reader threads, one block ahead,
    so decoding overlaps the convolution: soundfile and soxr release the GIL);
 2. every input (a mono source, or one channel of a bed) goes through its own
    filter, accumulated per output channel in the frequency domain (stage 1);
@@ -44,26 +44,37 @@ class _SendDelay:
 class RenderLoop:
     """Runs a RenderPlan block by block; iterate `blocks()` for the output.
 
-    block_size: engine block B (default the engine's). prefetch: decode the next
-    block in a reader thread while this one is convolved (the output is the same).
+    block_size: engine block B (default the engine's). threads: worker threads
+    (default numba's thread count, NUMBA_NUM_THREADS): the FFTs' workers and the
+    reader threads. prefetch: decode the next block in reader threads while this
+    one is convolved. Neither changes the output, bit for bit.
     """
 
-    def __init__(self, p: RenderPlan, block_size: int | None = None, prefetch: bool = True):
+    def __init__(self, p: RenderPlan, block_size: int | None = None, prefetch: bool = True,
+                 threads: int | None = None):
+        import numba
+
         from spatial.engine.convolver import DEFAULT_BLOCK, BlockConvolver
 
         self.plan = p
+        self.threads = max(1, int(threads or numba.get_num_threads()))
         self.block_size = B = int(block_size or DEFAULT_BLOCK)
         C = p.n_channels
         # single precision: the output is float32, and it halves the FFT and MAC cost;
         # the engine's error stays ~1e-7 of the peak (tests/test_engine.py bounds it)
-        self.stage1 = BlockConvolver(B, C, dtype=np.float32)
+        self.stage1 = BlockConvolver(B, C, dtype=np.float32, workers=self.threads)
         for inp in p.inputs:
             self.stage1.add_input(inp.filt)
+        self.motion = None
+        if getattr(p, "motion", None) is not None:  # moving sources: spatial.motion_render
+            from spatial.motion_render import MotionProcessor
+
+            self.motion = MotionProcessor(p, B, self.stage1)
         self.sends = [(i, _SendDelay(inp.send_gain, inp.send_delay, B))
                       for i, inp in enumerate(p.inputs) if inp.send_gain != 0.0]
         self.stage2 = None
         if p.tail is not None and self.sends:
-            self.stage2 = BlockConvolver(B, C, dtype=np.float32)
+            self.stage2 = BlockConvolver(B, C, dtype=np.float32, workers=self.threads)
             self.stage2.add_input(p.tail)
         self.prefetch = prefetch
         self.n_blocks = -(-p.length // B)
@@ -71,14 +82,15 @@ class RenderLoop:
     # -- reading -----------------------------------------------------------------------
 
     def _read(self, readers, b: int, rows: np.ndarray, active: np.ndarray) -> None:
-        """Block b of every stream into rows (S, B) float64; active[i]: input i was read."""
+        """Block b of the given streams into rows (S, B) float64; active[i]: input i was read.
+        Touches only the rows and flags of these streams' inputs (threads share the arrays)."""
         B = self.block_size
         t0 = b * B
-        active[:] = False
-        for k, (stream, reader, inputs) in enumerate(readers):
+        for stream, reader, inputs in readers:
             pos = t0 - stream.start  # stream sample at the block's first sample
             if pos + B <= 0 or pos >= stream.length:
                 rows[inputs] = 0.0  # outside the stream's span: nothing to read, inputs silent
+                active[inputs] = False
                 continue
             lo = max(0, -pos)  # leading zeros of a block in which the stream starts
             if reader.position < pos + lo:
@@ -119,27 +131,38 @@ class RenderLoop:
         S = len(p.inputs)
         out = np.zeros((B, p.n_channels), np.float32)
         send = np.zeros((1, B), np.float32)
-        # two sets of row buffers: the reader thread fills one while the engine uses the other
+        # two sets of row buffers: the reader threads fill one while the engine uses the other
         rows = [np.zeros((S, B)), np.zeros((S, B))]
         active = [np.zeros(S, bool), np.zeros(S, bool)]
         readers = self._open()
-        pool = ThreadPoolExecutor(1, thread_name_prefix="spatial-read") if self.prefetch else None
+        # streams dealt to the reader threads by decreasing cost (channels, resampling)
+        n_groups = min(self.threads, len(readers)) if self.prefetch else 0
+        groups = [[] for _ in range(n_groups)]
+        cost = [0.0] * n_groups
+        for r in sorted(readers, key=lambda r: -r[1].cost) if n_groups else ():
+            g = int(np.argmin(cost))
+            groups[g].append(r)
+            cost[g] += r[1].cost
+        pool = ThreadPoolExecutor(n_groups, thread_name_prefix="spatial-read") if n_groups else None
+
+        def read(b):
+            i = b % 2
+            if pool is None:
+                self._read(readers, b, rows[i], active[i])
+                return []
+            return [pool.submit(self._read, g, b, rows[i], active[i]) for g in groups]
+
         try:
-            pending = None
-            if self.n_blocks:
-                if pool is None:
-                    self._read(readers, 0, rows[0], active[0])
-                else:
-                    pending = pool.submit(self._read, readers, 0, rows[0], active[0])
+            pending = read(0) if self.n_blocks else []
             for b in range(self.n_blocks):
                 cur = b % 2
-                if pending is not None:
-                    pending.result()
-                    pending = None
-                if pool is not None and b + 1 < self.n_blocks:
-                    nxt = (b + 1) % 2
-                    pending = pool.submit(self._read, readers, b + 1, rows[nxt], active[nxt])
-                out[:] = self.stage1.process(rows[cur]).T
+                for job in pending:
+                    job.result()
+                pending = read(b + 1) if pool is not None and b + 1 < self.n_blocks else []
+                if self.motion is None:
+                    out[:] = self.stage1.process(rows[cur]).T
+                else:
+                    out[:] = self.motion.process(b, rows[cur], active[cur]).T
                 if self.stage2 is not None:
                     send[:] = 0.0
                     for i, delay in self.sends:
@@ -148,7 +171,7 @@ class RenderLoop:
                 n = min(B, p.length - b * B)
                 yield out[:n]
                 if pool is None and b + 1 < self.n_blocks:
-                    self._read(readers, b + 1, rows[(b + 1) % 2], active[(b + 1) % 2])
+                    read(b + 1)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)

@@ -87,6 +87,11 @@ class BlockReader:
         self._eof = False
         self._pending = np.zeros((0, self.channels))  # decoded (and resampled), not handed out
 
+    @property
+    def cost(self) -> float:
+        """Relative decoding cost per frame (for sharing streams among threads)."""
+        return self.info.channels * (2.0 if self._resampler is not None else 1.0)
+
     def close(self) -> None:
         self._file.close()
 

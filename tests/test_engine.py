@@ -285,3 +285,72 @@ def test_single_precision_meets_the_accuracy_bound():
     want = y_old + fade * (y_new - y_old)
     assert np.abs(out - want).max() < 1e-5 * np.abs(want).max()
     assert conv.process(np.zeros((1, B))).dtype == np.float32
+
+
+# -- packed multi-input accumulation, silent inputs, threads ----------------------------
+
+def test_accumulate_inputs_matches_numpy():
+    """The packed kernel (every input's ring and partitions in two arrays) against its
+    numpy twin and against the per-input definition written out."""
+    rng = np.random.default_rng(21)
+    rows, parts = np.array([3, 1, 5, 2]), np.array([2, 1, 5, 2])
+    rows_at = np.concatenate([[0], np.cumsum(rows)[:-1]])
+    parts_at = np.concatenate([[0], np.cumsum(parts)[:-1]])
+    n_ch, n_bins = 3, 65
+    fdl = _crandn(rng, rows.sum(), n_bins)
+    H = _crandn(rng, parts.sum(), n_ch, n_bins)
+    heads = np.array([2, 0, 3, 1])
+    use = np.array([True, True, False, True])
+    got = _crandn(rng, n_ch, n_bins)  # overwritten, not added to
+    want = np.zeros_like(got)
+    kernels.accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, got)
+    reference.accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, want)
+    manual = np.zeros_like(got)
+    for s in np.flatnonzero(use):
+        for p in range(parts[s]):
+            manual += fdl[rows_at[s] + (heads[s] - p) % rows[s]] * H[parts_at[s] + p]
+    assert np.max(np.abs(got - want)) < 1e-12
+    assert np.max(np.abs(got - manual)) < 1e-12
+
+
+def _sparse_case(rng, block, n_blocks):
+    """Inputs silent for long stretches (a late start, pauses, an early end, silence)."""
+    n = block * n_blocks
+    signals = [rng.standard_normal(n) for _ in range(5)]
+    signals[0][:7 * block + 3] = 0.0  # starts late, mid-block
+    signals[1][2 * block:9 * block] = 0.0  # a pause longer than its filter
+    signals[1][12 * block + 5:13 * block - 7] = 0.0  # a pause shorter than a block
+    signals[2][4 * block:] = 0.0  # ends early: its filter still rings
+    signals[3][:] = 0.0  # silent throughout
+    filters = [rng.standard_normal((2, L)) for L in (3 * block + 1, 2 * block, 5 * block, 10, 1)]
+    return signals, filters
+
+
+def test_silent_blocks_skipped_equal_not_skipped():
+    """Skipping the transforms and MACs of silent inputs changes no sample, and both
+    agree with fftconvolve."""
+    block = 128
+    signals, filters = _sparse_case(np.random.default_rng(4), block, 20)
+    outs = []
+    for skip in (True, False):
+        conv = BlockConvolver(block, 2, dtype=np.float32, skip_silent=skip)
+        for f in filters:
+            conv.add_input(f)
+        blocks = np.stack([s.reshape(-1, block) for s in signals], axis=1)  # (n_blocks, S, B)
+        outs.append(np.concatenate([conv.process(b) for b in blocks], axis=1))
+    assert np.array_equal(outs[0], outs[1])
+    want = reference.convolve_reference(signals, filters, length=outs[0].shape[1])
+    assert _rel_err(outs[0], want) < 1e-5
+
+
+def test_fft_workers_change_nothing():
+    block = 256
+    signals, filters = _sparse_case(np.random.default_rng(8), block, 12)
+    outs = []
+    for workers in (1, 2):
+        conv = BlockConvolver(block, 2, dtype=np.float32, workers=workers)
+        for f in filters:
+            conv.add_input(f)
+        blocks = np.stack([s.reshape(-1, block) for s in signals], axis=1)
+        outs.append(np.concatenate([conv.process(b) for b in blocks], axis=1))
+    assert np.array_equal(outs[0], outs[1])

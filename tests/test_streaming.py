@@ -190,3 +190,22 @@ def test_peak_memory_does_not_grow_with_length(tmp_path):
     short, long = json.loads(proc.stdout.strip().splitlines()[-1])
     assert sf.info(str(out)).frames == 80 * FS
     assert long - short < 25.0, (short, long)  # MiB
+
+
+def test_one_thread_equals_two(tmp_path):
+    """Planning (sources over a thread pool), reading (reader threads) and the FFTs
+    (workers) on 1 or 2 threads give the same samples, bit for bit."""
+    import numba
+
+    scene = _scene(tmp_path)
+    outs = []
+    old = numba.get_num_threads()
+    try:
+        for n in (1, 2):
+            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))  # the plan's pool
+            p = plan(scene, _spatialiser(scene))
+            loop = RenderLoop(p, 1024, threads=n)
+            outs.append(np.concatenate([b.copy() for b in loop.blocks()]))
+    finally:
+        numba.set_num_threads(old)
+    assert np.array_equal(outs[0], outs[1])

@@ -10,13 +10,22 @@ padded to the longest filter, so a short dialogue filter next to a 1.5 s tail
 costs its own few partitions only. The contributions of all inputs are summed
 per output channel in the frequency domain, so one block costs S forward FFTs
 and C inverse FFTs (2C more in a block where filters change), of size 2B.
+
+Silent inputs cost nothing: an input whose frame (previous and current block)
+is all zero gets no forward FFT, and its multiply-accumulates are skipped
+once every spectrum its filter still reaches is zero (its history has rung
+out), so a sparse source (dialogue pauses, a one-shot effect) costs only while
+it sounds. The spectra of all inputs live in one packed array, so the
+multiply-accumulate of every input is one kernel call; the FFTs use
+scipy.fft's `workers` (the same samples whatever their number).
 """
 from __future__ import annotations
 
 import numpy as np
 import scipy.fft
 
-from spatial.engine.kernels import accumulate_partitions, crossfade_add, load_blocks
+from spatial.engine.kernels import (accumulate_inputs, accumulate_partitions, crossfade_add,
+                                    load_blocks)
 
 DEFAULT_BLOCK = 4096  # fastest offline on 2 cores for early filters of ~50-100 ms (see RESULTS.md)
 
@@ -43,11 +52,14 @@ class BlockConvolver:
 
     latency = 0
 
-    def __init__(self, block_size: int, n_outputs: int, dtype=np.float64):
+    def __init__(self, block_size: int, n_outputs: int, dtype=np.float64,
+                 workers: int | None = None, skip_silent: bool = True):
         """dtype: float64 (default) or float32 for the input frames, spectra and
         accumulation. float32 halves the FFT time and memory traffic; its error is
         ~1e-7 of the peak (the renderer's output is float32 anyway). Filter spectra
-        are computed in float64 and then rounded."""
+        are computed in float64 and then rounded. workers: threads of the FFTs
+        (default 1). skip_silent: skip the transforms and multiply-accumulates of
+        silent inputs (the output is the same; False is for the tests)."""
         block_size, n_outputs = int(block_size), int(n_outputs)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
@@ -61,11 +73,14 @@ class BlockConvolver:
         self._frames = np.zeros((0, 2 * block_size), self.dtype)  # (S, 2B) [previous | current]
         self._H: list[np.ndarray] = []  # per input (P_s, C, K) complex128
         self._fdl: list[np.ndarray] = []  # per input (R_s, K) complex128, row m % R_s = block m
-        self._last_active: list[int] = []  # per input: last block whose frame was nonzero
+        self._last = np.zeros(0, np.int64)  # per input: last block whose frame was nonzero
         self._pending: dict[int, np.ndarray] = {}  # input -> new (P, C, K), applied next block
         self._acc = np.zeros((3, n_outputs, self.n_bins), dtype=self._complex)  # main/old/new
         self._fade = crossfade_window(block_size).astype(self.dtype)
         self._count = 0  # blocks processed so far
+        self.workers = workers
+        self.skip_silent = bool(skip_silent)
+        self._packed = None  # (fdl, rows_at, rows, H, parts_at, parts): see _pack
 
     @property
     def n_inputs(self) -> int:
@@ -74,6 +89,25 @@ class BlockConvolver:
     def partitions(self, index: int) -> int:
         """Number of B-tap partitions of input `index`'s current filter."""
         return self._H[index].shape[0]
+
+    def _pack(self):
+        """Copy every input's ring and partitions into two packed arrays, and make the
+        per-input arrays views of them (so a later change to one input repacks)."""
+        if self._packed is not None:
+            return self._packed
+        rows = np.array([f.shape[0] for f in self._fdl], dtype=np.int64)
+        parts = np.array([h.shape[0] for h in self._H], dtype=np.int64)
+        rows_at = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
+        parts_at = np.concatenate([[0], np.cumsum(parts)[:-1]]).astype(np.int64)
+        fdl = np.zeros((int(rows.sum()), self.n_bins), self._complex)
+        H = np.zeros((int(parts.sum()), self.n_outputs, self.n_bins), self._complex)
+        for s in range(len(self._H)):
+            fdl[rows_at[s]:rows_at[s] + rows[s]] = self._fdl[s]
+            H[parts_at[s]:parts_at[s] + parts[s]] = self._H[s]
+            self._fdl[s] = fdl[rows_at[s]:rows_at[s] + rows[s]]
+            self._H[s] = H[parts_at[s]:parts_at[s] + parts[s]]
+        self._packed = (fdl, rows_at, rows, H, parts_at, parts)
+        return self._packed
 
     # -- planning -----------------------------------------------------------------
 
@@ -107,6 +141,7 @@ class BlockConvolver:
             m = n - p
             new[m % n_rows] = old[m % r_old]
         self._fdl[index] = new
+        self._packed = None
 
     def add_input(self, filt, max_length: int | None = None) -> int:
         """Register an input with its (C, L) FIR, L >= 1; returns its index (0, 1, ...).
@@ -121,7 +156,8 @@ class BlockConvolver:
         rows = max(H.shape[0], -(-int(max_length or 0) // B))
         self._H.append(H)
         self._fdl.append(np.zeros((rows, self.n_bins), dtype=self._complex))
-        self._last_active.append(_NEVER)
+        self._last = np.append(self._last, np.int64(_NEVER))
+        self._packed = None
         frames = np.zeros((len(self._H), 2 * B), self.dtype)
         frames[:-1] = self._frames
         self._frames = frames
@@ -149,39 +185,58 @@ class BlockConvolver:
         S, B = len(self._H), self.block_size
         if blocks.shape != (S, B):
             raise ValueError(f"expected blocks of shape ({S}, {B}), got {blocks.shape}")
+        fdl, rows_at, rows, H, parts_at, parts = self._pack()
         active = load_blocks(self._frames, blocks)
-        spectra = scipy.fft.rfft(self._frames, axis=-1)  # (S, K)
+        if not self.skip_silent:
+            active[:] = True
         n = self._count
+        heads = n % rows
+        last = self._last
+        # a silent frame's spectrum is zero: no FFT; its ring row is cleared unless it
+        # holds zeros already (the block it held, n - R, was after the last active one)
+        live = np.flatnonzero(active)
+        last[live] = n
+        idle = n - last  # rows newer than this lag are all zero
+        clear = np.flatnonzero(~active & (idle <= rows))
+        if clear.size:
+            fdl[rows_at[clear] + heads[clear]] = 0.0
+        if live.size == S:
+            fdl[rows_at + heads] = scipy.fft.rfft(self._frames, axis=-1, workers=self.workers)
+        elif live.size:
+            fdl[rows_at[live] + heads[live]] = scipy.fft.rfft(self._frames[live], axis=-1,
+                                                              workers=self.workers)
+        use = idle < parts
         acc = self._acc
-        acc[0].fill(0.0)
         fading = False
-        for s in range(S):
-            fdl = self._fdl[s]
-            head = n % fdl.shape[0]
-            fdl[head] = spectra[s]
-            if active[s]:
-                self._last_active[s] = n
-            idle = n - self._last_active[s]  # rows newer than this lag are all zero
-            H = self._H[s]
-            new = self._pending.get(s)
-            if new is None:
-                if idle < H.shape[0]:
-                    accumulate_partitions(fdl, head, H, acc[0])
-                continue
-            self._H[s] = new
-            if idle < max(H.shape[0], new.shape[0]):
-                if not fading:
-                    acc[1:].fill(0.0)
-                    fading = True
-                accumulate_partitions(fdl, head, H, acc[1])
-                accumulate_partitions(fdl, head, new, acc[2])
-        self._pending.clear()
+        if self._pending:
+            fading = self._crossfade_inputs(heads, idle, use)
+        accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, acc[0])
         self._count = n + 1
-        y = scipy.fft.irfft(acc[:3 if fading else 1], n=2 * B, axis=-1)  # (1 or 3, C, 2B)
+        y = scipy.fft.irfft(acc[:3 if fading else 1], n=2 * B, axis=-1,
+                            workers=self.workers)  # (1 or 3, C, 2B)
         out = np.ascontiguousarray(y[0, :, B:])
         if fading:
             crossfade_add(out, y[1, :, B:], y[2, :, B:], self._fade)
         return out
+
+    def _crossfade_inputs(self, heads, idle, use) -> bool:
+        """Inputs with a pending filter: old and new filter into acc[1], acc[2] (and not
+        into acc[0]); the new filter becomes current. Returns whether any was summed."""
+        acc = self._acc
+        fading = False
+        for s, new in self._pending.items():
+            use[s] = False
+            old = self._H[s]
+            self._H[s] = new
+            if idle[s] < max(old.shape[0], new.shape[0]):
+                if not fading:
+                    acc[1:].fill(0.0)
+                    fading = True
+                accumulate_partitions(self._fdl[s], int(heads[s]), old, acc[1])
+                accumulate_partitions(self._fdl[s], int(heads[s]), new, acc[2])
+        self._pending.clear()
+        self._packed = None  # the new filters are packed before the next block
+        return fading
 
 
 def convolve(signals, filters, block_size: int = DEFAULT_BLOCK, length: int | None = None,

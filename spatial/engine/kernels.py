@@ -38,6 +38,32 @@ def accumulate_partitions(fdl, head, H, acc):
 
 
 @numba.njit(**JIT)
+def accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, acc):
+    """Every used input's partitions, multiplied and summed into acc (overwritten).
+
+    Packed inputs: input s owns fdl rows rows_at[s] .. + rows[s] (its ring; the newest
+    spectrum at rows_at[s] + heads[s]) and filter partitions H[parts_at[s] .. + parts[s]].
+    acc[c, k] = sum_s use[s] * sum_p fdl[rows_at[s] + (heads[s] - p) % rows[s], k]
+                                        * H[parts_at[s] + p, c, k].
+    Serial on purpose: a numba prange over channels (OpenMP) was 10x slower on the
+    shared 2-core machine (its threads spin while the reader threads need the core);
+    the loop's parallelism is coarser (reader threads, FFT workers).
+    """
+    n_ch, n_bins = acc.shape
+    for c in range(n_ch):
+        for k in range(n_bins):
+            acc[c, k] = 0.0
+        for s in range(use.shape[0]):
+            if not use[s]:
+                continue
+            for p in range(parts[s]):
+                row = rows_at[s] + (heads[s] - p) % rows[s]
+                hp = parts_at[s] + p
+                for k in range(n_bins):  # contiguous in fdl, H and acc
+                    acc[c, k] += fdl[row, k] * H[hp, c, k]
+
+
+@numba.njit(**JIT)
 def _bessel_i0(x):
     """Modified Bessel function of the first kind, order 0, by its power series.
 

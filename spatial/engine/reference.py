@@ -61,6 +61,14 @@ def accumulate_partitions(fdl: np.ndarray, head: int, H: np.ndarray, acc: np.nda
     acc += np.einsum("pk,pck->ck", fdl[rows], H)
 
 
+def accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, acc):
+    """acc (C, K) = sum over used inputs s of their partitions (see kernels.accumulate_inputs)."""
+    acc[:] = 0.0
+    for s in np.flatnonzero(use):
+        ring = fdl[rows_at[s]:rows_at[s] + rows[s]]
+        accumulate_partitions(ring, heads[s], H[parts_at[s]:parts_at[s] + parts[s]], acc)
+
+
 def load_blocks(frames: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     """frames (S, 2B) <- [frames[:, B:] | blocks (S, B)]. In place; returns (S,) bool 'any nonzero'."""
     b = frames.shape[1] // 2
