@@ -4,12 +4,12 @@ One-way, one block at a time, memory independent of the scene's length:
 1. every stream (a source file) is read for the block by its
    :class:`~spatial.readers.BlockReader` (in reader threads, one block ahead,
    so decoding overlaps the convolution: soundfile and soxr release the GIL);
-2. every input (a mono source, or one channel of a bed) goes through its own
-   filter, accumulated per output channel in the frequency domain (stage 1);
-3. the send bus (each source times its send gain, delayed: a time-domain gain
-   and delay line per source) goes through the shared late tail (stage 2).
-Output block b of both stages corresponds to input block b, so they add
-sample-aligned. A stream outside its time span is not read at all and its
+2. the send bus is formed: each source times its send gain, delayed (a
+   time-domain gain and delay line per source);
+3. every input (a mono source, one channel of a bed, and the send bus with the
+   shared late tail as its filter) goes through its own filter, all
+   accumulated per output channel in the frequency domain: one inverse FFT per
+   output channel and block. A stream outside its time span is not read at all and its
 inputs are marked silent, so the engine skips their transforms.
 """
 from __future__ import annotations
@@ -65,17 +65,20 @@ class RenderLoop:
         self.stage1 = BlockConvolver(B, C, dtype=np.float32, workers=self.threads)
         for inp in p.inputs:
             self.stage1.add_input(inp.filt)
+        self.sends = [(i, _SendDelay(inp.send_gain, inp.send_delay, B))
+                      for i, inp in enumerate(p.inputs) if inp.send_gain != 0.0]
+        # the send bus is one more input of the same engine, its filter the shared tail:
+        # its contribution joins the others' in the frequency domain (no inverse FFTs of
+        # its own); its row (index len(p.inputs)) is formed from the others' rows
+        self.send_row = None
+        if p.tail is not None and self.sends:
+            self.send_row = self.stage1.add_input(p.tail)
         self.motion = None
-        if getattr(p, "motion", None) is not None:  # moving sources: spatial.motion_render
+        if getattr(p, "motion", None) is not None and any(i.moving for i in p.inputs):
+            # moving sources: spatial.motion_render
             from spatial.motion_render import MotionProcessor
 
             self.motion = MotionProcessor(p, B, self.stage1)
-        self.sends = [(i, _SendDelay(inp.send_gain, inp.send_delay, B))
-                      for i, inp in enumerate(p.inputs) if inp.send_gain != 0.0]
-        self.stage2 = None
-        if p.tail is not None and self.sends:
-            self.stage2 = BlockConvolver(B, C, dtype=np.float32, workers=self.threads)
-            self.stage2.add_input(p.tail)
         self.prefetch = prefetch
         self.n_blocks = -(-p.length // B)
 
@@ -128,9 +131,8 @@ class RenderLoop:
         """(n, C) float32 output blocks, n = B except for the last; each is a buffer
         reused for the next block: copy it (or write it out) before asking for the next."""
         p, B = self.plan, self.block_size
-        S = len(p.inputs)
+        S = len(p.inputs) + (self.send_row is not None)
         out = np.zeros((B, p.n_channels), np.float32)
-        send = np.zeros((1, B), np.float32)
         # two sets of row buffers: the reader threads fill one while the engine uses the other
         rows = [np.zeros((S, B)), np.zeros((S, B))]
         active = [np.zeros(S, bool), np.zeros(S, bool)]
@@ -159,15 +161,15 @@ class RenderLoop:
                 for job in pending:
                     job.result()
                 pending = read(b + 1) if pool is not None and b + 1 < self.n_blocks else []
+                if self.send_row is not None:
+                    send = rows[cur][self.send_row]
+                    send[:] = 0.0
+                    for i, delay in self.sends:
+                        delay.add(rows[cur][i], bool(active[cur][i]), send)
                 if self.motion is None:
                     out[:] = self.stage1.process(rows[cur]).T
                 else:
                     out[:] = self.motion.process(b, rows[cur], active[cur]).T
-                if self.stage2 is not None:
-                    send[:] = 0.0
-                    for i, delay in self.sends:
-                        delay.add(rows[cur][i], bool(active[cur][i]), send[0])
-                    out += self.stage2.process(send).T
                 n = min(B, p.length - b * B)
                 yield out[:n]
                 if pool is None and b + 1 < self.n_blocks:
