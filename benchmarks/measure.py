@@ -57,7 +57,8 @@ def measure_peers(spec: SceneSpec, args, reference: np.ndarray | None) -> dict:
     res["floor_2cores"] = min(res["floor"].values())
     res["floor_plan"] = (f"FFT floor: uniform partitions, B = {B} ({where}), float32 "
                          f"rfft/irfft of {2 * B} points; per block one forward per input "
-                         f"holding sound and one for the tail's send bus, one inverse per "
+                         f"whose frame (previous + current block) holds sound and one for "
+                         f"the tail's send bus, one inverse per "
                          f"output channel ({n_out}) while the output can ring: "
                          f"{int(forward.sum())} forward + {int(inverse.sum()) * n_out} "
                          f"inverse transforms in {n_blocks} blocks")

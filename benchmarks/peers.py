@@ -118,14 +118,19 @@ def active_blocks_files(paths, B: int, n_blocks: int) -> np.ndarray:
 
 
 def floor_plan(active: np.ndarray, ring_blocks: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per block: forward transforms (active inputs, plus the tail's send bus when any
-    input was active this block or the one before) and whether the output block can be
-    nonzero (an input active within the last ring_blocks blocks): (forward, inverse)."""
+    """Per block: forward transforms and whether the output block can be nonzero
+    (an input active within the last ring_blocks blocks): (forward, inverse).
+    Overlap-save transforms a frame of the previous and the current block, so an
+    input needs a forward transform when either holds sound; the tail's send bus
+    (delayed by up to a block) when any input sounded in this block or the two before."""
     any_in = active.any(axis=0)
     n = any_in.size
+    frames = active.copy()
+    frames[:, 1:] |= active[:, :-1]
     send = any_in.copy()
     send[1:] |= any_in[:-1]
-    forward = active.sum(axis=0) + send
+    send[2:] |= any_in[:-2]
+    forward = frames.sum(axis=0) + send
     csum = np.concatenate([[0], np.cumsum(any_in)])
     lo = np.maximum(np.arange(n) - ring_blocks + 1, 0)
     inverse = (csum[np.arange(n) + 1] - csum[lo]) > 0
