@@ -136,7 +136,9 @@ def main(argv=None) -> int:
     table("E: long scenes, 16 sources", ["scene", "wall s", "RTF", "peak RSS MiB", "FFT floor s",
                              "frames / expected", "container", "GiB", "problem"], rows,
           [f"one run each, rendered through {via}; FFT floor: 1 worker, the block plan "
-           "of measure.py (outputs ring 0.8 s)"])
+           "of measure.py (outputs ring 0.8 s)",
+           "pyroomacoustics and oaconvolve: not run; both hold every signal in memory "
+           "(16 sources x 2 h as float64: 44 GB)"])
     trows = []
     short, long_, big = (results.get(k, {}) for k in ("10 min", "2 h", "45 min 7.1.4"))
     mb = long_.get("maxrss_mib")
