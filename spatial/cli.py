@@ -54,6 +54,15 @@ def _check_output(out: Path, scene, subtype: str | None, frames: int | None) -> 
     check_output(out, scene.sample_rate, len(layout.channels) if layout else 1, subtype, frames)
 
 
+def _moving(stats: dict) -> str:
+    """', N moving sources (filters updated at R Hz)' for the summary line, or ''."""
+    n = stats.get("moving_sources") or 0
+    if not n:
+        return ""
+    return (f", {n} moving source{'s' if n > 1 else ''} "
+            f"(filters updated at {stats['control_rate_hz']:.1f} Hz)")
+
+
 def cmd_render(args) -> int:
     scene = _load(args.scene, args.format, args.hrtf)
     out = Path(args.output) if args.output else Path.cwd() / (Path(args.scene).stem + ".wav")
@@ -74,7 +83,7 @@ def cmd_render(args) -> int:
         print(f"{out}: {duration:.2f} s, {len(layout.channels)} ch "
               f"({scene.output.format}: {' '.join(layout.names)}), "
               f"{scene.sample_rate} Hz, rendered in {wall:.2f} s ({rtf:.1f}x real time), "
-              f"peak memory {peak_memory_mib():.0f} MiB")
+              f"peak memory {peak_memory_mib():.0f} MiB{_moving(stats)}")
     return 0
 
 

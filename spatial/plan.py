@@ -62,6 +62,7 @@ class PlannedInput:
     send_gain: float = 0.0  # feed of the shared late tail ...
     send_delay: int = 0  # ... and its delay in samples
     role: str = "effects"  # the source's role (mix buses by role come later)
+    moving: bool = False  # rendered by the moving path (spatial.motion); filt is silent
 
 
 @dataclass
@@ -72,6 +73,7 @@ class RenderPlan:
     length: int  # output length in samples
     streams: list[Stream] = field(default_factory=list)
     sample_rate: int = 48000
+    motion: object = None  # spatial.motion.MotionPlan of the moving sources, or None
 
     @property
     def n_channels(self) -> int:
@@ -180,15 +182,23 @@ def tail_filter(scene: Scene, spatialiser) -> np.ndarray:
 def plan(scene: Scene, spatialiser) -> RenderPlan:
     """Probe every source file and build every filter (the files are decoded later,
     block by block, by the render loop). Raises SceneError for bad input."""
+    from spatial import motion
+
     fs = scene.sample_rate
     inputs: list[PlannedInput] = []
     streams: list[Stream] = []
     problems = []
+    moving = []  # (input index, source) of the moving sources
     for i, src in enumerate(scene.sources):
         key = _source_key(i, "file")
+        src = motion.static_view(src)  # a one-keyframe path is a position
         try:
             info = readers.probe(src.file, key=key)
-            if src.diegetic:
+            if motion.is_moving(scene, src):  # its delay and filters follow it
+                moving.append((len(inputs), src))
+                send = (1.0, 0) if scene.room is not None else (0.0, 0)
+                filts = [(src.name, np.zeros((len(spatialiser.channels), 1)), *send)]
+            elif src.diegetic:
                 filts = [(src.name, *source_filter(scene, src, spatialiser, fs))]
             else:
                 filts = [(f"{src.name}[{c}]", f, 0.0, 0)
@@ -202,11 +212,13 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
         streams.append(stream)
         for c, (name, filt, send_gain, send_delay) in enumerate(filts):
             inputs.append(PlannedInput(name, len(streams) - 1, c, start, filt, send_gain,
-                                       send_delay, src.role))
+                                       send_delay, src.role,
+                                       bool(moving) and moving[-1][1] is src))
     if problems:
         raise SceneError(problems)
 
     tail = tail_filter(scene, spatialiser) if scene.room is not None else None
+    motion_plan = motion.plan_motion(scene, spatialiser, moving) if moving else None
 
     if scene.duration is not None:
         length = int(round(scene.duration * fs))
@@ -216,4 +228,7 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
             ring = max([ring] + [p.send_delay + tail.shape[1] - 1 for p in inputs
                                  if p.send_gain])
         length = max((s.start + s.length for s in streams), default=0) + ring
-    return RenderPlan(tuple(spatialiser.channels), inputs, tail, max(length, 0), streams, fs)
+        if motion_plan is not None:  # a moving source rings out after its longest delay
+            length += max(int(np.ceil(m.max_delay_s * fs)) for m in motion_plan.sources)
+    return RenderPlan(tuple(spatialiser.channels), inputs, tail, max(length, 0), streams, fs,
+                      motion_plan)

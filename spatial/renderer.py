@@ -126,7 +126,7 @@ def render(scene: Scene, *, progress=False, block_size: int | None = None) -> Re
     audio = run_plan(p, block_size=block_size, progress=progress)
     t_done = time.perf_counter()
     stats = {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
-             "wall_s": t_done - t_start, "inputs": len(p.inputs)}
+             "wall_s": t_done - t_start, "inputs": len(p.inputs), **_motion_stats(p)}
     return Rendered(audio, scene.sample_rate, p.channels,
                     scene.output.format, stats)
 
@@ -184,7 +184,14 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
     t_done = time.perf_counter()
     return {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
             "wall_s": t_done - t_start, "inputs": len(p.inputs), "frames": done,
-            "path": str(path)}
+            "path": str(path), **_motion_stats(p)}
+
+
+def _motion_stats(p: RenderPlan) -> dict:
+    """moving_sources and control_rate_hz (spatial.motion)."""
+    from spatial.motion import stats
+
+    return stats(p)
 
 
 def _stream(p: RenderPlan, fmt: str, block_size: int | None = None) -> RenderStream:

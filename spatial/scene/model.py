@@ -78,9 +78,22 @@ class Room:
 
 
 @dataclass(frozen=True)
-class Listener:
+class Keyframe:
+    """One keyframe of a path (spatial.trajectory): where an object is at time t."""
+
+    t: float  # s, on the scene's timeline
     position: Vec3  # m
+    yaw: float | None = None  # degrees (listener keyframes only); None: the listener's yaw
+
+
+@dataclass(frozen=True)
+class Listener:
+    position: Vec3 | None = None  # m; None when `path` gives it
     yaw: float = 0.0  # degrees; 0 faces +x, 90 faces +y
+    path: tuple[Keyframe, ...] | None = None  # moving/turning listener (spatial.trajectory)
+    interpolation: str = "spline"  # between keyframes: "linear" | "spline"
+
+
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,9 @@ class Source:
     gain_db: float = 0.0  # dB
     start: float = 0.0  # s, on the scene's timeline
     diegetic: bool = True  # False: a bed, played straight to the output
+    path: tuple[Keyframe, ...] | None = None  # a moving source, instead of position
+    interpolation: str = "spline"  # between keyframes: "linear" | "spline"
+    doppler: bool = True  # False: propagation delay frozen at its starting value
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,9 @@ ROOM_KEYS = ("preset", "dimensions", "rt60", "materials", "air_absorption", "mod
              "max_order", "crossover", "tail_gain_db", "scattering")
 SURFACE_KEYS = ("walls",) + FACES
 WALL_FACES = ("west", "east", "south", "north")
-LISTENER_KEYS = ("position", "yaw")
-SOURCE_KEYS = ("name", "role", "file", "position", "gain_db", "start", "diegetic")
+LISTENER_KEYS = ("position", "yaw", "path", "interpolation")
+SOURCE_KEYS = ("name", "role", "file", "position", "gain_db", "start", "diegetic",
+               "path", "interpolation", "doppler")
 OUTPUT_KEYS = ("format", "hrtf", "hrtf_eq", "speakers", "lfe")
 SPEAKER_KEYS = ("name", "azimuth", "elevation")
 SAMPLE_RATE_RANGE = (8000, 192000)
@@ -143,12 +144,23 @@ def _materials(ck: Checker, node: Node) -> dict | None:
 
 
 def _listener(ck: Checker, node: Node) -> Listener | None:
-    m = ck.mapping(node, "listener", LISTENER_KEYS, required=("position",))
+    from spatial.scene import paths  # path, interpolation (a moving listener)
+
+    m = ck.mapping(node, "listener", LISTENER_KEYS,
+                   required=() if node.is_map and "path" in node.value else ("position",))
     if m is None:
+        return None
+    if paths.both_given(ck, m, "listener"):
         return None
     pos = ck.vector3(m["position"], "listener.position", **POSITION) if "position" in m else None
     yaw = ck.number(m["yaw"], "listener.yaw", unit="degrees") if "yaw" in m else 0.0
-    return None if pos is None or yaw is None else Listener(pos, yaw)
+    path = paths.keyframes(ck, m["path"], "listener.path", True) if "path" in m else None
+    interp = paths.interpolation(ck, m["interpolation"], "listener.interpolation") \
+        if "interpolation" in m else "spline"
+    if (pos is None and path is None) or yaw is None or interp is None:
+        return None
+    return Listener(pos, yaw, path=path, interpolation=interp)
+
 
 
 def _sources(ck: Checker, node: Node) -> list[Source | None] | None:
@@ -190,7 +202,13 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
     role = get("role", ck.choice, ROLES, "role")
     diegetic = get("diegetic", ck.boolean)
     position = get("position", ck.vector3, "[x, y, z] in metres", **POSITION)
-    if "position" not in m and diegetic is not False:
+    from spatial.scene import paths  # path, interpolation, doppler (a moving source)
+
+    fields.ok = fields.ok and not paths.both_given(ck, m, path)
+    track = get("path", lambda n, k: paths.keyframes(ck, n, k))
+    interp = get("interpolation", lambda n, k: paths.interpolation(ck, n, k))
+    doppler = get("doppler", ck.boolean)
+    if "position" not in m and "path" not in m and diegetic is not False:
         fields.ok = False
         if not _suggests(m, SOURCE_KEYS, "position"):
             ck.add(node, f"{path}.position", "required key is missing (a source placed in "
@@ -201,7 +219,8 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
     if not fields.ok or file is None:
         return None
     kw = {k: v for k, v in (("role", role), ("gain_db", gain), ("start", start),
-                            ("diegetic", diegetic)) if v is not None}
+                            ("diegetic", diegetic), ("path", track),
+                            ("interpolation", interp), ("doppler", doppler)) if v is not None}
     return Source(name=name, file=file, position=position, **kw)
 
 
@@ -314,7 +333,12 @@ def geometry_problems(room: Room | None, listener: Listener | None, sources, whe
                                     f"(room {size}; positions must be strictly inside)",
                                     **where(key)))
 
+    from spatial.scene.paths import keyframe_problems
+
     lpos = listener.position if listener is not None else None
+    if listener is not None and listener.path:
+        keyframe_problems(listener.path, "the listener", "listener.path", inside)
+        lpos = None if len(listener.path) > 1 else listener.path[0].position
     if lpos is not None and not all(math.isfinite(v) for v in lpos):
         problems.append(Problem(f"listener position must be finite, got {lpos}",
                                 **where("listener.position")))
@@ -323,6 +347,9 @@ def geometry_problems(room: Room | None, listener: Listener | None, sources, whe
     for i, s in sources:
         key = f"sources[{i}].position"
         if not s.diegetic:
+            continue
+        if s.position is None and s.path:
+            keyframe_problems(s.path, f"source '{s.name}'", f"sources[{i}].path", inside)
             continue
         if s.position is None:
             problems.append(Problem(f"source '{s.name}' has no position (only beds with "

@@ -1,0 +1,205 @@
+"""Runs the moving sources of a plan block by block, inside the render loop.
+
+The geometry and what each path goes through are described in :mod:`spatial.motion`.
+Per engine block of B samples and moving source:
+1. the block of the source's dry signal enters its delay line (a history of the
+   longest delay it may need);
+2. on the grid (every GRID samples, and at the block's end) the listener's position
+   and yaw, and the emission-time delay, position, gain and direction of the direct
+   path and of every moving image are computed (vectorised numpy);
+3. :func:`spatial.engine.delay.tap_delay_sum` reads the delay line: the direct path's
+   dry signal (with 1 / r) and its unit-gain copy (the feed of the later reflections'
+   static filter), and every image panned onto the virtual directions (the feeds of
+   their static head-locked filters, shared by all moving sources);
+4. the direct path's spatial filter is taken at the control points (every control
+   block, at its start and end) and applied by FFT to overlapping frames; outputs of
+   successive filters are crossfaded linearly across each control block.
+The feeds join the static inputs of the engine's stage 1; the direct output is added.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import scipy.fft
+
+from spatial.engine.delay import LAGRANGE_AFTER, LAGRANGE_BEFORE, tap_delay_sum
+from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND
+from spatial.motion import (IMAGE_GRID, VIRTUAL_DIRECTIONS, MotionPlan, emission_delay, pan_weights,
+                            world_to_head)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    out = np.where(n > 1e-9, v / np.where(n > 1e-9, n, 1.0), 0.0)
+    out[..., 0] = np.where(n[..., 0] > 1e-9, out[..., 0], 1.0)  # at the head: the front
+    return out
+
+
+class _State:
+    """One moving source's buffers: its dry input history and its direct path's."""
+
+    def __init__(self, hist: int, block: int, frame: int, control: int):
+        self.hist = hist
+        self.buf = np.zeros(hist + block)  # dry input, [history | this block]
+        self.direct = np.zeros(frame + block + control)  # [frame history | block | zeros]
+        self.last_active = -(1 << 40)
+
+
+class MotionProcessor:
+    """The moving path of a RenderPlan (p.motion), attached to the loop's stage 1.
+
+    Registers the static inputs it feeds (virtual directions, later reflections)
+    in `stage1`; `process(b, rows, active)` then runs stage 1 on the static inputs
+    plus those feeds, adds the moving direct paths, and returns the (C, B) block.
+    """
+
+    def __init__(self, p, block: int, stage1):
+        mp: MotionPlan = p.motion
+        self.mp, self.B, self.stage1 = mp, int(block), stage1
+        self.fs = fs = mp.fs
+        self.control = math.gcd(self.B, mp.control_block)
+        self.grid = math.gcd(self.control, mp.grid)
+        self.image_grid = math.gcd(self.control, IMAGE_GRID)
+        mp.control_block = self.control  # what the loop really uses (reported in stats)
+        self.n_static = stage1.n_inputs
+        # the moving sources of this plan (a mix bus's plan holds some of them): by name
+        present = {inp.name: i for i, inp in enumerate(p.inputs) if inp.moving}
+        self.sources = [dataclasses.replace(s, input=present[s.name]) for s in mp.sources
+                        if s.name in present]
+        self.first_dir = stage1.n_inputs
+        for f in mp.direction_filters:
+            stage1.add_input(f)
+        self.n_dirs = len(mp.direction_filters)
+        self.rem_row = {}
+        for k, s in enumerate(self.sources):
+            if s.remainder is not None:
+                self.rem_row[k] = stage1.add_input(s.remainder)
+        self.rows = np.zeros((stage1.n_inputs, self.B))
+        self.C = stage1.n_outputs
+        # the direct path's frames: long enough for 2 control blocks + the spatial filter
+        irs, delays = mp.spatialiser.responses(np.array([[1.0, 0.0, 0.0]]))
+        self.lh = irs.shape[2]
+        self.max_spat = 0.005 * fs  # spatialisers' own delays stay below ~1 ms; margin
+        need = 2 * self.control + self.lh + int(self.max_spat) + 2
+        self.nf = 1 << int(math.ceil(math.log2(need)))
+        self.states = []
+        for s in self.sources:
+            hist = int(math.ceil(s.max_delay_s * fs)) + mp.pre_delay + 8
+            self.states.append(_State(hist, self.B, self.nf, self.control))
+        self.idle_blocks = [int(math.ceil((st.hist + self.nf) / self.B)) + 2
+                            for st in self.states]
+        dims = mp.room.dimensions if mp.room is not None else None
+        self.dims = None if dims is None else np.asarray(dims, float)
+        if mp.room is not None:
+            from spatial.room.decay import air_absorption_coeffs
+            from spatial.room.rir import fade_length
+
+            self.air = air_absorption_coeffs() if mp.room.air_absorption else None
+            self.fade = fade_length(mp.room)
+        n = np.arange(self.control)
+        self.ramp = (n + 0.5) / self.control  # linear crossfade across a control block
+        self.bins = np.arange(self.nf // 2 + 1)
+
+    # -- per block -----------------------------------------------------------------------
+
+    def process(self, b: int, rows: np.ndarray, active: np.ndarray) -> np.ndarray:
+        B, grid = self.B, self.grid
+        S = self.n_static
+        x = self.rows
+        x[:S] = rows
+        x[S:] = 0.0
+        t = (b * B + np.arange(0, B + 1, grid)) / self.fs  # the grid, block end included
+        lis = self.mp.listener
+        lis_pos, yaw = lis.position(t), lis.yaw(t)
+        feeds = x[self.first_dir:self.first_dir + self.n_dirs]
+        live, directs = [], []
+        for k, (src, st) in enumerate(zip(self.sources, self.states)):
+            row = rows[src.input]
+            x[src.input] = 0.0  # the moving path replaces its static filter
+            if active[src.input]:
+                st.last_active = b
+            elif b - st.last_active > self.idle_blocks[k]:
+                continue  # rung out: every buffer is zero
+            st.buf[:st.hist] = st.buf[B:]
+            st.buf[st.hist:] = row
+            direct_dir = self._taps(k, src, st, t, lis_pos, yaw, feeds, x)
+            live.append(k)
+            directs.append(direct_dir)
+        out = self.stage1.process(x)
+        if live:
+            out += self._direct(live, directs)
+        return out
+
+    def _delays(self, tau: np.ndarray, frozen, first: int, n: int) -> np.ndarray:
+        """Delays in samples of taps first..first+n, frozen where Doppler is off."""
+        if frozen is not None:
+            tau = np.broadcast_to(frozen[first:first + n, None], tau.shape)
+        return tau * self.fs
+
+    def _taps(self, k, src, st, t, lis_pos, yaw, feeds, x) -> np.ndarray:
+        """Read the delay line for the direct path and the images; returns the direct
+        path's listener-frame directions on the grid, (M, 3)."""
+        fs, limit = self.fs, st.hist - LAGRANGE_AFTER - 1
+        tau, pos = emission_delay(src.trajectory, t, lis_pos)
+        r = np.maximum(tau[0] * SPEED_OF_SOUND, MIN_DISTANCE_M)
+        delays = np.minimum(self._delays(tau, src.frozen, 0, 1), limit)
+        gains = np.stack([1.0 / r, np.ones_like(r)], axis=-1)[None]  # (1, M, 2)
+        dry = np.zeros((2, self.B))
+        tap_delay_sum(st.buf, st.hist, np.ascontiguousarray(delays), gains, self.grid, dry)
+        st.direct[:self.nf] = st.direct[self.B:self.B + self.nf]
+        st.direct[self.nf:self.nf + self.B] = dry[0]
+        if k in self.rem_row:
+            x[self.rem_row[k]] = dry[1]
+        direct_dir = _unit(world_to_head(pos[0] - lis_pos, yaw))
+        n_img = src.lattice.shape[0]
+        if n_img and self.n_dirs:
+            # reflections on a coarser grid (their delays and directions change slowly)
+            step = self.image_grid
+            sub = slice(None, None, step // self.grid)
+            t, lis_pos, yaw = t[sub], lis_pos[sub], yaw[sub]
+            tau_i, pos_i = emission_delay(src.trajectory, t, lis_pos, src.lattice, self.dims,
+                                          tol=1e-8)
+            dist = tau_i * SPEED_OF_SOUND
+            g = src.band_gains[:, None, :]
+            if self.air is not None:
+                g = g * np.exp(-0.5 * self.air * dist[..., None])
+            amp = np.sqrt(np.mean(g * g, axis=-1)) / np.maximum(dist, MIN_DISTANCE_M)
+            amp *= self._early_fade(tau_i)
+            dirs = _unit(world_to_head(pos_i - lis_pos[None], yaw[None, :]))
+            w = pan_weights(dirs) * amp[..., None]  # (N, M, 26)
+            w[w < 1e-7 * max(float(w.max()), 1e-30)] = 0.0
+            d_i = self._delays(tau_i, src.frozen, 1, n_img) - self.mp.pre_delay
+            d_i = np.clip(d_i, LAGRANGE_BEFORE + 1, limit)
+            tap_delay_sum(st.buf, st.hist, np.ascontiguousarray(d_i), np.ascontiguousarray(w),
+                          step, feeds)
+        return direct_dir
+
+    def _early_fade(self, tau: np.ndarray) -> np.ndarray:
+        from spatial.room.late import crossover_fade
+
+        tail_in = crossover_fade(tau, self.mp.room.crossover, self.fade)
+        return np.sqrt(np.clip(1.0 - tail_in ** 2, 0.0, 1.0))
+
+    def _direct(self, live: list, directs: list) -> np.ndarray:
+        """The moving direct paths, spatialised with crossfaded filters: (C, B)."""
+        B, cb, nf, C = self.B, self.control, self.nf, self.C
+        K = B // cb
+        idx = np.arange(K + 1) * (cb // self.grid)  # control points on the grid
+        dirs = np.concatenate([d[idx] for d in directs])  # (L (K+1), 3)
+        irs, delays = self.mp.spatialiser.responses(dirs)
+        spec = scipy.fft.rfft(irs, n=nf, axis=-1)  # (L(K+1), C, F)
+        spec *= np.exp(-2j * np.pi * self.bins / nf * (delays * self.fs)[..., None])
+        spec = spec.reshape(len(live), K + 1, C, -1)
+        out = np.zeros((C, B))
+        for m, k in enumerate(live):
+            st = self.states[k]
+            frames = np.lib.stride_tricks.sliding_window_view(st.direct, nf)[cb::cb][:K + 1]
+            y = scipy.fft.irfft(scipy.fft.rfft(frames, axis=-1)[:, None, :] * spec[m], n=nf,
+                                axis=-1)  # (K+1, C, nf)
+            fall = y[:K, :, nf - cb:]  # filter j over control block j
+            rise = y[1:, :, nf - 2 * cb:nf - cb]  # filter j+1 over control block j
+            seg = fall + (rise - fall) * self.ramp
+            out += seg.transpose(1, 0, 2).reshape(C, B)
+        return out
