@@ -45,6 +45,7 @@ def targets_a(res: dict) -> list[list]:
            f"{plan:.2f}" if plan else "")
     order = res["pra_order"]
     pra = res["pra"].get(order)
+    pra = None if pra is None or "failed" in pra else pra
     speed = ratio(pra["total_s"], wall) if pra else None
     target(rows, f"pyroomacoustics max_order {order} / spatial", ">= 15", speed,
            lambda v: v >= 15,

@@ -211,8 +211,12 @@ def parser(doc: str) -> argparse.ArgumentParser:
                     "env SPATIAL_BENCH_CACHE)")
     ap.add_argument("--skip-peer", action="store_true", help="leave out pyroomacoustics")
     ap.add_argument("--full-order", action="store_true",
-                    help="pyroomacoustics at the max_order of pra.inverse_sabine as well "
-                    "(slow: minutes)")
+                    help="pyroomacoustics also at the max_order pra.inverse_sabine gives (63 "
+                    "here: one source at order 40 already takes 20 s and 2.3 GB)")
+    ap.add_argument("--pra-order", type=int, action="append", default=[], dest="extra_order",
+                    metavar="N", help="pyroomacoustics also at max_order N (repeatable)")
+    ap.add_argument("--pra-cap", type=float, default=8192.0, metavar="MiB",
+                    help="kill a pyroomacoustics run past this resident size (8192)")
     ap.add_argument("--json", type=Path, help="also write the results to this JSON file")
     return ap
 

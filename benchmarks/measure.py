@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import bench_command, bench_spatial, child_env, fmt, table
+from harness import bench_command, bench_spatial, fmt, table
 from peers import (active_blocks, engine_block, fft_floor, floor_plan, oaconvolve_mix,
                    pra_available, pra_order, run_pra, source_filters)
 from scenes import (DIMS, FS, LISTENER, RT60, YAW_DEG, SceneSpec, read_signals, source_paths,
@@ -77,10 +77,17 @@ def measure_pra(spec: SceneSpec, args, peer: bool) -> dict:
     if why:
         return {"skipped": why}
     orders = [args.pra_order] + ([pra_order(RT60, DIMS)] if args.full_order else [])
+    orders += [o for o in args.extra_order if o not in orders]
     out = {}
     for order in orders:
-        runs = [run_pra(_pra_job(spec, args.cache, order), env=child_env(2))
-                for _ in range(args.runs)]
+        runs = []
+        for _ in range(args.runs):
+            runs.append(run_pra(_pra_job(spec, args.cache, order), args.pra_cap))
+            if "failed" in runs[-1]:
+                break
+        if "failed" in runs[-1]:
+            out[order] = runs[-1]
+            continue
         med = {k: float(np.median([r[k] for r in runs]))
                for k in ("setup_s", "compute_rir_s", "simulate_s", "total_s")}
         med["maxrss_mib"] = max(r["maxrss_mib"] for r in runs)
@@ -132,7 +139,7 @@ def measure_scene(spec: SceneSpec, args, title: str, peer: bool = True,
     rows.append(["spatial render command, 2 cores", fmt(command["wall_s"]),
                  rtf(command["wall_s"]), "", "", fmt(command["maxrss_mib"], ".0f")])
     for order, p in res["pra"].items():
-        if order != "skipped":
+        if order != "skipped" and "failed" not in p:
             rows.append([f"pyroomacoustics, max_order {order}", fmt(p["total_s"]),
                          rtf(p["total_s"]), fmt(p["setup_s"] + p["compute_rir_s"]),
                          fmt(p["simulate_s"]), fmt(p["maxrss_mib"], ".0f")])
@@ -156,6 +163,8 @@ def measure_scene(spec: SceneSpec, args, title: str, peer: bool = True,
         notes.append("1 core: not run (--quick)")
     if "skipped" in res["pra"]:
         notes.append(f"pyroomacoustics skipped: {res['pra']['skipped']}")
+    notes += [f"pyroomacoustics at max_order {o}: {p['failed']}" for o, p in res["pra"].items()
+              if o != "skipped" and "failed" in p]
     res["table"] = table(title, ["pipeline", "wall s", "RTF", "plan s", "convolve s",
                                  "peak RSS MiB"], rows, notes)
     return res

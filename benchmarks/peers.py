@@ -13,7 +13,6 @@ The only code here that reads spatial's internals is `engine_block` and
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 import warnings
@@ -214,13 +213,19 @@ def pra_pipeline(job: dict) -> dict:
             "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
 
 
-def run_pra(job: dict, env=None, preexec=None) -> dict:
-    """pra_pipeline in a child process; returns its result."""
+def run_pra(job: dict, rss_cap_mib: float) -> dict:
+    """pra_pipeline in a child process on 2 cores, killed past rss_cap_mib (at
+    inverse_sabine's order, 63 here, its image sources alone need tens of GB);
+    returns its result, or {'failed': why}."""
+    from harness import run_measured
+
     cmd = [sys.executable, str(Path(__file__).resolve()), "--pra-child", json.dumps(job)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, preexec_fn=preexec)
-    if proc.returncode != 0:
-        raise RuntimeError(f"the pyroomacoustics pipeline failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    res = run_measured(cmd, 2, rss_cap_mib=rss_cap_mib)
+    if res["killed_at_cap"]:
+        return {"failed": f"killed past the {rss_cap_mib:g} MiB cap (--pra-cap)"}
+    if res["returncode"] != 0:
+        raise RuntimeError(f"the pyroomacoustics pipeline failed:\n{res['stderr'][-3000:]}")
+    return json.loads(res["stdout"].strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
