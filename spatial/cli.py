@@ -69,12 +69,18 @@ def cmd_render(args) -> int:
     from spatial.writer import estimate_frames
 
     _check_output(out, scene, args.subtype, estimate_frames(scene))
+    from spatial.mix import report
     from spatial.progress import peak_memory_mib, terminal_progress
     from spatial.renderer import render_to_file
 
+    for problem in report.warnings(scene):  # unused buses and the like: a line each
+        print(f"spatial: warning: {problem}", file=sys.stderr)
     t0 = time.perf_counter()
     with terminal_progress(not args.quiet and sys.stderr.isatty(), scene.sample_rate) as bar:
-        stats = render_to_file(scene, out, subtype=args.subtype, progress=bar)
+        stats = render_to_file(scene, out, subtype=args.subtype, progress=bar,
+                               stems=args.stems)
+    if stats["mix"].get("warning"):  # clipping is never silent, even with --quiet
+        print(f"spatial: warning: {out}: {stats['mix']['warning']}", file=sys.stderr)
     wall = time.perf_counter() - t0
     if not args.quiet:
         duration = stats["frames"] / scene.sample_rate
@@ -84,6 +90,8 @@ def cmd_render(args) -> int:
               f"({scene.output.format}: {' '.join(layout.names)}), "
               f"{scene.sample_rate} Hz, rendered in {wall:.2f} s ({rtf:.1f}x real time), "
               f"peak memory {peak_memory_mib():.0f} MiB{_moving(stats)}")
+        for line in report.summary_lines(stats["mix"]):
+            print(f"  {line}")
     return 0
 
 
@@ -133,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="render a scene to an audio file")
     common(p, "output .wav or .flac (default: <scene stem>.wav in the current directory)")
+    p.add_argument("--stems", action="store_true", help="also write one file per bus "
+                   "(out.dialogue.wav, out.music.wav, ...), as output.stems: true")
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("validate", help="check a scene file and report every problem")
     p.add_argument("scene")

@@ -54,13 +54,11 @@ class RenderLoop:
                  threads: int | None = None):
         import numba
 
-        from spatial.engine.convolver import DEFAULT_BLOCK, STATIC_BLOCK, BlockConvolver
+        from spatial.engine.convolver import DEFAULT_BLOCK, BlockConvolver
 
         self.plan = p
         self.threads = max(1, int(threads or numba.get_num_threads()))
-        # moving sources change their filters once per block: they keep the shorter block
-        moving = getattr(p, "motion", None) is not None and any(i.moving for i in p.inputs)
-        self.block_size = B = int(block_size or (DEFAULT_BLOCK if moving else STATIC_BLOCK))
+        self.block_size = B = int(block_size or DEFAULT_BLOCK)
         C = p.n_channels
         # single precision: the output is float32, and it halves the FFT and MAC cost;
         # the engine's error stays ~1e-7 of the peak (tests/test_engine.py bounds it)

@@ -74,14 +74,22 @@ def _check(scene: Scene) -> None:
     check_geometry(scene)
 
 
-def run_plan(p: RenderPlan, block_size: int | None = None, progress=False) -> np.ndarray:
-    """Run a plan through the streaming loop into memory; returns (length, C) float32."""
+def run_plan(p: RenderPlan, block_size: int | None = None, progress=False,
+             scene: Scene | None = None) -> np.ndarray:
+    """Run a plan through the streaming loop into memory; returns (length, C) float32.
+    scene: mix by its `mix` section (spatial.mix.buses; before loudness and limiter)."""
     from spatial.loop import RenderLoop
 
     out = np.empty((p.length, p.n_channels), np.float32)
     done = 0
+    if scene is not None:
+        from spatial.mix.buses import mix_loop
+
+        blocks = (mix for mix, _ in mix_loop(p, scene, block_size).blocks())
+    else:
+        blocks = RenderLoop(p, block_size).blocks()
     with _progress(progress, p.length) as tick:
-        for block in RenderLoop(p, block_size).blocks():
+        for block in blocks:
             out[done:done + block.shape[0]] = block
             done += block.shape[0]
             tick(done)
@@ -112,8 +120,19 @@ class _progress:
 
 
 def _plan(scene: Scene):
+    from spatial.mix.plan import apply as apply_mix  # transitions, dialogue to centre
+
     _check(scene)
-    return plan(scene, _spatialiser(scene))
+    spatialiser = _spatialiser(scene)
+    return apply_mix(scene, spatialiser, plan(scene, spatialiser))
+
+
+def _mixed(scene: Scene) -> bool:
+    """Whether the scene needs the mix (buses, ducking, loudness: spatial.mix)."""
+    from spatial.mix.buses import needs_buses
+
+    return needs_buses(scene) or scene.output.loudness is not None \
+        or scene.output.true_peak is not None
 
 
 def render(scene: Scene, *, progress=False, block_size: int | None = None) -> Rendered:
@@ -123,10 +142,20 @@ def render(scene: Scene, *, progress=False, block_size: int | None = None) -> Re
     t_start = time.perf_counter()
     p = _plan(scene)
     t_planned = time.perf_counter()
-    audio = run_plan(p, block_size=block_size, progress=progress)
+    mix = None
+    if _mixed(scene):  # buses, ducking, then loudness and limiter (spatial.mix)
+        from spatial.mix.deliver import master_array
+
+        audio = run_plan(p, block_size=block_size, progress=progress, scene=scene)
+        audio, mix = master_array(audio, p.sample_rate, p.channels, scene.output.loudness,
+                                  scene.output.true_peak)
+    else:
+        audio = run_plan(p, block_size=block_size, progress=progress)
     t_done = time.perf_counter()
     stats = {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
              "wall_s": t_done - t_start, "inputs": len(p.inputs), **_motion_stats(p)}
+    if mix is not None:
+        stats["mix"] = mix
     return Rendered(audio, scene.sample_rate, p.channels,
                     scene.output.format, stats)
 
@@ -152,39 +181,44 @@ class RenderStream:
 
 def render_stream(scene: Scene, *, block_size: int | None = None) -> RenderStream:
     """Plan a scene and return its output as a stream of blocks; memory does not grow
-    with the scene's length. Raises SceneError for bad input (before any block)."""
-    return _stream(_plan(scene), scene.output.format, block_size)
+    with the scene's length. Raises SceneError for bad input (before any block).
+    The blocks are the mix before the master: output.loudness and output.true_peak
+    need the whole programme (render_to_file, render)."""
+    p = _plan(scene)
+    if _mixed(scene):
+        from spatial.mix.buses import MixOnly, mix_loop
+
+        return RenderStream(p.sample_rate, p.channels, scene.output.format, p.length,
+                            MixOnly(mix_loop(p, scene, block_size)))
+    return _stream(p, scene.output.format, block_size)
 
 
 def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=None,
-                   block_size: int | None = None) -> dict:
+                   block_size: int | None = None, stems: bool = False) -> dict:
     """Render a scene straight to an audio file, block by block (bounded memory).
 
     The file is committed only when the whole render succeeded (spatial.writer).
     progress: None, True (a bar on stderr) or progress(done_frames, total_frames).
     Returns stats: plan_s, convolve_s (the loop, writing included), wall_s,
-    inputs, frames, path. Raises SceneError for bad input or a bad output path.
+    inputs, frames, path, and mix: the summary of spatial.mix.deliver (loudness,
+    loudness range, true peak, clipped samples, stems). stems: also write one
+    file per bus (as output.stems). Raises SceneError for bad input or a bad
+    output path.
     """
-    from spatial.writer import check_output, open_output
+    from spatial.mix.deliver import deliver
+    from spatial.writer import check_output
 
     t_start = time.perf_counter()
     p = _plan(scene)
     fmt = scene.output.format
     check_output(path, scene.sample_rate, p.n_channels, subtype, p.length)
-    stream = _stream(p, fmt, block_size)
     t_planned = time.perf_counter()
-    done = 0
-    with open_output(path, scene.sample_rate, p.n_channels, subtype,
-                     _channel_mask(fmt), frames_hint=p.length) as out, \
-            _progress(progress, p.length) as tick:
-        for block in stream:
-            out.write(block)
-            done += block.shape[0]
-            tick(done)
+    # the mix (buses, ducking), loudness and limiter, stems, metered (spatial.mix.deliver)
+    mix = deliver(scene, p, path, subtype, progress, block_size, stems)
     t_done = time.perf_counter()
     return {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
-            "wall_s": t_done - t_start, "inputs": len(p.inputs), "frames": done,
-            "path": str(path), **_motion_stats(p)}
+            "wall_s": t_done - t_start, "inputs": len(p.inputs), "frames": p.length,
+            "path": str(path), "mix": mix, **_motion_stats(p)}
 
 
 def _motion_stats(p: RenderPlan) -> dict:

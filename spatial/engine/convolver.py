@@ -28,11 +28,6 @@ from spatial.engine.kernels import (accumulate_inputs, accumulate_partitions, cr
                                     load_blocks)
 
 DEFAULT_BLOCK = 4096  # fastest offline on 2 cores for early filters of ~50-100 ms (see RESULTS.md)
-# For static scenes the render loop uses longer blocks: engine alone, CPU s per 60 s of
-# audio, scene A (9 inputs) / C (65 inputs): B=4096 0.285 / 2.05, 8192 0.231 / 1.67,
-# 16384 0.281 / 1.61. Longer blocks have fewer partitions to multiply and less fixed
-# work per sample, but dearer FFTs per sample once the frames leave the cache.
-STATIC_BLOCK = 8192
 
 _NEVER = -(1 << 62)  # "last nonzero block" of an input that has been silent so far
 

@@ -94,8 +94,6 @@ class Listener:
     interpolation: str = "spline"  # between keyframes: "linear" | "spline"
 
 
-
-
 @dataclass(frozen=True)
 class Source:
     name: str
@@ -108,6 +106,17 @@ class Source:
     path: tuple[Keyframe, ...] | None = None  # a moving source, instead of position
     interpolation: str = "spline"  # between keyframes: "linear" | "spline"
     doppler: bool = True  # False: propagation delay frozen at its starting value
+    # passages between the room and a head-locked bed (spatial.mix.transitions)
+    transitions: tuple["Transition", ...] = ()
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A source passing between diegetic (in the room) and non-diegetic (a bed)."""
+
+    at: float  # s, start of the crossfade on the scene's timeline
+    to: str  # "diegetic" | "non-diegetic"
+    over: float = 1.0  # s, length of the equal-power crossfade
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,31 @@ class Output:
     hrtf_eq: str = "diffuse-field"  # HRTF equalisation: "diffuse-field" | "none" (raw set)
     speakers: tuple[Speaker, ...] | None = None  # for format "custom"
     lfe: tuple[str, ...] = ()  # roles fed (low-passed at 120 Hz) to the LFE
+    loudness: float | None = None  # LUFS integrated target (a preset sets it and true_peak)
+    true_peak: float | None = None  # dBTP ceiling of the look-ahead limiter
+    stems: bool = False  # also write one file per bus (out.<role>.wav)
+
+
+@dataclass(frozen=True)
+class Ducking:
+    """Buses `duck` dip by depth_db while the `under` bus is above threshold_db (RMS)."""
+
+    under: str = "dialogue"
+    duck: tuple[str, ...] = ("music", "ambience")
+    depth_db: float = 8.0  # dB
+    attack: float = 0.05  # s to reach the full depth
+    release: float = 0.5  # s to recover from it
+    threshold_db: float = -50.0  # dBFS, RMS of the side-chain bus in 10 ms frames
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Buses by role after spatialisation, before the master (spatial.mix)."""
+
+    buses: dict[str, float] = field(default_factory=dict)  # role -> gain dB
+    ducking: Ducking | None = None
+    dialogue_enhancement: float = 0.0  # dB on the dialogue bus against the rest
+    dialogue_center: float = 0.0  # 0..1: share of dialogue's direct path in C
 
 
 @dataclass(frozen=True)
@@ -143,6 +177,7 @@ class Scene:
     # key path -> (value, location) as loaded: a key changed in code since (e.g. with
     # dataclasses.replace) no longer takes the blame from its line in the file
     loaded: dict = field(default_factory=dict, compare=False, repr=False)
+    mix: Mix = field(default_factory=Mix)  # buses, ducking, dialogue (spatial.mix)
 
     def __post_init__(self):
         if _CHECKED.get():

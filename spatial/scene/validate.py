@@ -27,15 +27,16 @@ from spatial.scene.yamlnodes import Checker, Node, closest, locations, show
 
 FORMATS = ("binaural", "mono", "stereo", "5.1", "7.1", "5.1.4", "7.1.4", "foa", "hoa2", "hoa3",
            "custom")
-TOP_KEYS = ("sample_rate", "duration", "seed", "extends", "room", "listener", "sources", "output")
+TOP_KEYS = ("sample_rate", "duration", "seed", "extends", "room", "listener", "sources", "output",
+            "mix")
 ROOM_KEYS = ("preset", "dimensions", "rt60", "materials", "air_absorption", "model", "decay",
              "max_order", "crossover", "tail_gain_db", "scattering")
 SURFACE_KEYS = ("walls",) + FACES
 WALL_FACES = ("west", "east", "south", "north")
 LISTENER_KEYS = ("position", "yaw", "path", "interpolation")
-SOURCE_KEYS = ("name", "role", "file", "position", "gain_db", "start", "diegetic",
+SOURCE_KEYS = ("name", "role", "file", "position", "gain_db", "start", "diegetic", "transitions",
                "path", "interpolation", "doppler")
-OUTPUT_KEYS = ("format", "hrtf", "hrtf_eq", "speakers", "lfe")
+OUTPUT_KEYS = ("format", "hrtf", "hrtf_eq", "speakers", "lfe", "loudness", "true_peak", "stems")
 SPEAKER_KEYS = ("name", "azimuth", "elevation")
 SAMPLE_RATE_RANGE = (8000, 192000)
 AIR_ABSORPTION_VOLUME_M3 = 100.0  # default: air absorption on in rooms larger than this
@@ -162,7 +163,6 @@ def _listener(ck: Checker, node: Node) -> Listener | None:
     return Listener(pos, yaw, path=path, interpolation=interp)
 
 
-
 def _sources(ck: Checker, node: Node) -> list[Source | None] | None:
     if not node.is_list:
         ck.add(node, "sources", f"expected a list of sources (lines starting with '- '), "
@@ -216,11 +216,19 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
     gain = get("gain_db", ck.number, low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1], unit="dB")
     start = get("start", ck.number, nonnegative=True, low=0.0, high=MAX_TIME_S, unit="s")
     file = _audio_file(ck, m["file"], f"{path}.file") if "file" in m else None
+    transitions = None
+    if "transitions" in m:  # the mix's keys (spatial.mix.keys)
+        from spatial.mix import keys as mix_keys
+
+        transitions = mix_keys.transitions(ck, m["transitions"], path, diegetic is not False,
+                                           position is not None)
+        fields.ok = fields.ok and transitions is not None
     if not fields.ok or file is None:
         return None
     kw = {k: v for k, v in (("role", role), ("gain_db", gain), ("start", start),
-                            ("diegetic", diegetic), ("path", track),
-                            ("interpolation", interp), ("doppler", doppler)) if v is not None}
+                            ("diegetic", diegetic), ("transitions", transitions),
+                            ("path", track), ("interpolation", interp), ("doppler", doppler))
+          if v is not None}
     return Source(name=name, file=file, position=position, **kw)
 
 
@@ -269,10 +277,16 @@ def _output(ck: Checker, node: Node) -> Output | None:
         ok = False
     lfe = _lfe(ck, m["lfe"]) if "lfe" in m else ()
     ok = ok and lfe is not None
+    from spatial.mix import keys as mix_keys  # output.loudness, true_peak, stems
+
+    loud_ok, loudness, true_peak = mix_keys.loudness(ck, m)
+    stems = ck.boolean(m["stems"], "output.stems") if "stems" in m else False
+    ok = ok and loud_ok and stems is not None
     if not ok:
         return None
     return Output(format=fmt, hrtf=hrtf, hrtf_eq=hrtf_eq,
-                  speakers=speakers if fmt == "custom" else None, lfe=lfe)
+                  speakers=speakers if fmt == "custom" else None, lfe=lfe,
+                  loudness=loudness, true_peak=true_peak, stems=stems)
 
 
 def _speakers(ck: Checker, node: Node) -> tuple[Speaker, ...] | None:
@@ -434,6 +448,10 @@ def _build(root: Node, problems: list[Problem], path: Path | None, locs: dict,
     listener = _listener(ck, m["listener"]) if "listener" in m else None
     sources = _sources(ck, m["sources"]) if "sources" in m else None
     output = _output(ck, m["output"]) if "output" in m else Output()
+    if "mix" in m:
+        from spatial.mix import keys as mix_keys
+
+        kw["mix"] = mix_keys.mix(ck, m["mix"])
     placed = [(i, s) for i, s in enumerate(sources or []) if s is not None]
 
     def where(key):
