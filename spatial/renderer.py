@@ -242,6 +242,11 @@ def impulse_response(scene: Scene, source: str) -> Rendered:
     """
     _check(scene)
     src = scene.source(source)
+    if src.path or scene.listener.path:  # moving: the response where the source starts
+        from spatial.motion import frozen_scene
+
+        scene = frozen_scene(scene, src.start)
+        src = scene.source(source)
     if not src.diegetic:
         raise SceneError.at(f"source {source!r} is a non-diegetic bed: it has no room response",
                             file=scene.path)
