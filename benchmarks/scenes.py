@@ -10,13 +10,16 @@ Signal kinds:
   the time (two utterances in every 10 s, silence between them);
 - effects: one-shots of 1-2 s (decaying noise bursts and chirps), about one in
   every 16 s, silence elsewhere;
-- ambience: continuous low-passed noise (-30 dBFS); music: a continuous chord
-  with a slow tremolo (-30 dBFS).
+- ambience: continuous low-passed noise (-30 dBFS); music: a chord with a slow
+  tremolo (-30 dBFS), a seamless 10-s loop.
+Dialogue draws its utterances from a bank of 16 per talker, and music loops, so
+that 2 hours of 16 sources are written in minutes.
 The sparse and continuous kinds are made in 10-s chunks from a generator seeded
 by (seed, chunk), so a 10-minute file is exactly the start of the 2-hour one.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -32,7 +35,7 @@ LISTENER = (4.0, 3.0, 1.6)
 YAW_DEG = 0.0
 SEED = 2024
 CHUNK = 10 * FS  # generation chunk of the sparse and continuous kinds
-VERSION = "v1"  # bump when a generator changes, so cached files are remade
+VERSION = "v2"  # bump when a generator changes, so cached files are remade
 DEFAULT_CACHE = Path(os.environ.get("SPATIAL_BENCH_CACHE",
                                     Path.home() / ".cache" / "spatial-bench"))
 
@@ -131,28 +134,41 @@ def _fade(n: int, ramp: int = 480) -> np.ndarray:
     return w
 
 
-def _dialogue(rng, n: int, t0: float) -> np.ndarray:
-    """A 10-s chunk with two utterances, 4 s of speech in all (40%)."""
+@functools.lru_cache(maxsize=None)
+def _utterances(seed: int) -> np.ndarray:
+    """(16, 2.5 s) utterances of one talker: speech-band noise with a syllabic envelope
+    at -20 dBFS RMS, faded in; chunks cut them to length (made once: generation speed)."""
     from scipy import signal
 
-    x = np.zeros(n)
+    rng = np.random.default_rng([seed, 0xD1A])
+    m = int(2.5 * FS)
+    t = np.arange(m) / FS
+    sos = signal.butter(4, [300, 3400], "bandpass", fs=FS, output="sos")
+    bank = signal.sosfilt(sos, rng.standard_normal((16, m)), axis=1)
+    bank *= np.abs(np.sin(np.pi * rng.uniform(3.5, 5.0, (16, 1)) * t)) ** 0.6
+    bank *= 0.1 / np.sqrt(np.mean(bank ** 2, axis=1, keepdims=True))
+    bank[:, :480] *= _fade(960)[:480]
+    return bank.astype(np.float32)
+
+
+def _dialogue(rng, n: int, t0: float, seed: int) -> np.ndarray:
+    """A 10-s chunk with two utterances, 4 s of speech in all (40%)."""
+    x = np.zeros(n, np.float32)
     first = rng.uniform(1.5, 2.5)
-    lengths = [int(first * FS), int((4.0 - first) * FS)]
+    lengths = [int(first * FS), int(4.0 * FS) - int(first * FS)]
     gaps = rng.dirichlet([1.0, 1.0, 1.0]) * (CHUNK - sum(lengths))
     starts = [int(0.1 * gaps[0])]  # speech starts early, so a 2-s quick run has some
     starts.append(starts[0] + lengths[0] + int(gaps[1]))
-    sos = signal.butter(4, [300, 3400], "bandpass", fs=FS, output="sos")
-    for s, m in zip(starts, lengths):
-        t = np.arange(m) / FS
-        syllables = np.abs(np.sin(np.pi * rng.uniform(3.5, 5.0) * t)) ** 0.6
-        u = signal.sosfilt(sos, rng.standard_normal(m)) * syllables * _fade(m)
-        u *= 0.1 / (np.sqrt(np.mean(u ** 2)) + 1e-20)
+    bank = _utterances(seed)
+    for s, m, k in zip(starts, lengths, rng.integers(0, len(bank), 2)):
+        u = bank[k, :m].copy()
+        u[-480:] *= _fade(960)[480:]
         a, z = min(s, n), min(s + m, n)
         x[a:z] = u[:z - a]
     return x
 
 
-def _effects(rng, n: int, t0: float) -> np.ndarray:
+def _effects(rng, n: int, t0: float, seed: int) -> np.ndarray:
     """A 10-s chunk with, 60% of the time, one one-shot of 1-2 s."""
     x = np.zeros(n)
     if rng.uniform() < 0.6:
@@ -170,10 +186,17 @@ def _effects(rng, n: int, t0: float) -> np.ndarray:
     return x
 
 
-def _music(rng, n: int, t0: float) -> np.ndarray:
-    t = t0 + np.arange(n) / FS
-    x = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.18, 329.63, 440.0))
-    return 0.028 * x * (0.75 + 0.25 * np.sin(2 * np.pi * 0.3 * t))
+@functools.lru_cache(maxsize=None)
+def _chord() -> np.ndarray:
+    """10 s of a chord with a tremolo, exactly periodic in 10 s (frequencies on a 0.1 Hz
+    grid, tremolo 0.3 Hz), so every chunk is the same loop (-30 dBFS)."""
+    t = np.arange(CHUNK) / FS
+    x = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6, 440.0))
+    return (0.028 * x * (0.75 + 0.25 * np.sin(2 * np.pi * 0.3 * t))).astype(np.float32)
+
+
+def _music(rng, n: int, t0: float, seed: int) -> np.ndarray:
+    return _chord()[:n]
 
 
 CHUNKED = {"dialogue": _dialogue, "effects": _effects, "music": _music}
@@ -191,7 +214,7 @@ def chunks(src: SourceSpec, n: int):
             y, zi = signal.lfilter([0.02], [1.0, -0.98], rng.standard_normal(m), zi=zi)
             x = 0.32 * y  # about -30 dBFS
         else:
-            x = CHUNKED[src.kind](rng, m, c * CHUNK / FS)
+            x = CHUNKED[src.kind](rng, m, c * CHUNK / FS, src.seed)
         yield x.astype(np.float32)
 
 
