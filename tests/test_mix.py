@@ -274,3 +274,165 @@ def test_ducking_dips_music_under_dialogue_and_recovers(tmp_path):
     # the dialogue stem is untouched
     assert np.array_equal(sf.read(plain["stems"]["dialogue"])[0],
                           sf.read(ducked["stems"]["dialogue"])[0])
+
+
+# -- dialogue clarity --------------------------------------------------------------------
+
+def _dialogue_to_background_pyln(dialogue, background, present):
+    """Independent: pyloudnorm's loudness of each over the passage where dialogue plays."""
+    meter = pyln.Meter(FS)
+    a, b = present
+    seg = slice(int(a * FS), int(b * FS))
+    return meter.integrated_loudness(dialogue[seg]) - meter.integrated_loudness(background[seg])
+
+
+def test_dialogue_enhancement_raises_dialogue_over_the_rest(tmp_path):
+    _room_assets(tmp_path)
+    steady = "\n".join(ln for ln in ROOM_SCENE.splitlines() if "bang" not in ln) + "\n"
+    base = _render(_scene(tmp_path, steady + "    output: {stems: true}\n"),
+                   tmp_path / "a.wav")
+    enhanced = _render(_scene(tmp_path, steady + "    output: {stems: true}\n"
+                              "    mix: {dialogue_enhancement: 6}\n"), tmp_path / "b.wav")
+    assert enhanced["dialogue_to_background"] - base["dialogue_to_background"] == \
+        pytest.approx(6.0, abs=0.05)
+    # the report agrees with pyloudnorm on the stems where the dialogue plays (0.5..2.5 s)
+    for mix in (base, enhanced):
+        stems = {r: sf.read(p)[0] for r, p in mix["stems"].items()}
+        rest = sum(x for r, x in stems.items() if r != "dialogue")
+        ref = _dialogue_to_background_pyln(stems["dialogue"], rest, (0.6, 2.5))
+        assert mix["dialogue_to_background"] == pytest.approx(ref, abs=1.0)
+
+
+CENTRE = """\
+    duration: 1
+    listener: {position: [0, 0, 0]}
+    sources:
+      - {name: talk, role: dialogue, file: talk.wav, position: [1.732, 1.0, 0]}
+    output: {format: "5.1"}
+"""
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
+def test_dialogue_center_moves_the_direct_sound_into_c(tmp_path, share):
+    """Dialogue at +30 degrees (the L speaker), free field: the share goes to C, the
+    energy stays the same."""
+    from spatial.renderer import render
+
+    _write(tmp_path / "talk.wav", _noise(1.0, 0.1, 1))
+    plain = render(_scene(tmp_path, CENTRE)).audio.astype(np.float64)
+    scene = _scene(tmp_path, CENTRE + f"    mix: {{dialogue_center: {share}}}\n")
+    out = render(scene).audio.astype(np.float64)
+    energy = (out ** 2).sum(axis=0)
+    names = ["L", "R", "C", "LFE", "Ls", "Rs"]
+    assert energy.sum() == pytest.approx((plain ** 2).sum(), rel=1e-3)
+    c = energy[names.index("C")] / energy.sum()
+    # g' = sqrt(1-s) e_L + sqrt(s) e_C (orthogonal): C holds exactly s of the energy
+    assert c == pytest.approx(share, abs=0.01)
+
+
+# -- from the room into the score --------------------------------------------------------
+
+TRANSITION = """\
+    duration: 6
+    room: {dimensions: [6, 5, 3], rt60: 0.3}
+    listener: {position: [3, 2.5, 1.6]}
+    sources:
+      - {name: radio, role: music, file: cue.wav, position: [4.7, 3.5, 1.6]%s}
+"""
+
+
+def _window_levels(x, a, b, w=0.1):
+    edges = np.arange(a, b + 1e-9, w)
+    return np.array([_level_db(x.sum(axis=1) * 0 + (x ** 2).sum(axis=1) ** 0.5, s, s + w)
+                     for s in edges[:-1]])
+
+
+def test_room_to_score_is_continuous_and_ends_as_the_plain_bed(tmp_path):
+    from spatial.renderer import render
+
+    _write(tmp_path / "cue.wav", _noise(6.0, 0.1, 7))
+    moving = _scene(tmp_path, TRANSITION % ", transitions: [{at: 2.0, to: non-diegetic, "
+                                           "over: 2.0}]")
+    out = render(moving).audio.astype(np.float64)
+    bed = render(_scene(tmp_path, TRANSITION.replace("position: [4.7, 3.5, 1.6]%s",
+                                                     "diegetic: false"))).audio
+    room = render(_scene(tmp_path, TRANSITION % "")).audio
+    levels = _window_levels(out, 0.5, 5.8)
+    assert np.abs(np.diff(levels)).max() <= 1.0  # no jump between 100 ms windows
+    start, end = _level_db(room.sum(axis=1), 0.5, 2.0), _level_db(bed.sum(axis=1), 4.5, 5.8)
+    assert abs(start - end) > 2.0  # the two renderings really differ in level
+    during = _window_levels(out, 2.0, 4.0)
+    lo = min(_window_levels(room, 0.5, 2.0).mean(), _window_levels(bed, 4.5, 5.8).mean())
+    hi = max(_window_levels(room, 0.5, 2.0).mean(), _window_levels(bed, 4.5, 5.8).mean())
+    assert during.min() >= lo - 1.0 and during.max() <= hi + 1.0  # no dip, no bump
+    # before: the room rendering; once the room has rung out: the plain bed, sample for sample
+    pre = slice(0, int(2.0 * FS))
+    assert np.abs(out[pre] - room[pre]).max() <= 1e-5 * np.abs(room).max()
+    post = slice(int(4.8 * FS), None)
+    assert np.abs(out[post] - bed[post]).max() <= 1e-4 * np.abs(bed).max()
+
+
+def test_score_narrows_into_the_radio(tmp_path):
+    """The other way: a bed that becomes the placed source (its position given)."""
+    from spatial.renderer import render
+
+    _write(tmp_path / "cue.wav", _noise(6.0, 0.1, 7))
+    text = TRANSITION % ", diegetic: false, transitions: [{at: 1.0, to: diegetic, over: 1.0}]"
+    out = render(_scene(tmp_path, text)).audio.astype(np.float64)
+    bed = render(_scene(tmp_path, TRANSITION.replace("position: [4.7, 3.5, 1.6]%s",
+                                                     "diegetic: false"))).audio
+    room = render(_scene(tmp_path, TRANSITION % "")).audio
+    assert np.abs(out[:FS] - bed[:FS]).max() <= 1e-5 * np.abs(bed).max()
+    post = slice(int(3.0 * FS), None)  # once the room has heard the whole source (rt60 0.3 s)
+    assert np.abs(out[post] - room[post]).max() <= 1e-4 * np.abs(room).max()
+    assert np.abs(np.diff(_window_levels(out, 0.3, 5.8))).max() <= 1.0
+
+
+# -- bad input ---------------------------------------------------------------------------
+
+BAD = """\
+    listener: {position: [0, 0, 0]}
+    sources:
+      - {name: a, role: music, file: a.wav, %s}
+    %s
+"""
+
+
+@pytest.mark.parametrize("source,extra,needle", [
+    ("position: [1, 0, 0]", "output: {loudness: -80}",
+     "scene.yaml:4: output.loudness: must be between -70 and 0 LUFS, got -80"),
+    ("position: [1, 0, 0]", "output: {loudness: ebu}",
+     "output.loudness: unknown loudness preset"),
+    ("position: [1, 0, 0]", "output: {true_peak: 3}", "output.true_peak: must be between"),
+    ("diegetic: false, transitions: [{at: 1, to: diegetic}]", "",
+     "scene.yaml:3: sources[0].transitions: a transition needs the source's position"),
+    ("position: [1, 0, 0], transitions: [{at: 1, to: diegetic}]", "",
+     "sources[0].transitions[0].to: the source is already diegetic at 1 s"),
+    ("position: [1, 0, 0]", "mix: {ducking: {under: music, duck: [music]}}",
+     "mix.ducking.duck: the side-chain role 'music' cannot duck itself"),
+    ("position: [1, 0, 0]", "mix: {buses: {musik: -3}}", "mix.buses.musik: unknown key"),
+    ("position: [1, 0, 0]", "mix: {dialogue_center: 2}", "mix.dialogue_center: must be"),
+])
+def test_bad_mix_input_is_one_line(tmp_path, source, extra, needle):
+    _write(tmp_path / "a.wav", _noise(0.5))
+    (tmp_path / "scene.yaml").write_text(textwrap.dedent(BAD % (source, extra)))
+    res = subprocess.run([sys.executable, "-m", "spatial", "render", "scene.yaml", "-o",
+                          "o.wav"], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and needle in res.stderr, res.stderr
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_unused_bus_or_ducked_role_is_a_warning(tmp_path):
+    _write(tmp_path / "a.wav", _noise(0.5))
+    (tmp_path / "scene.yaml").write_text(textwrap.dedent(BAD % (
+        "position: [1, 0, 0]", "mix: {buses: {effects: -3}, ducking: {duck: [ambience]}}")))
+    res = subprocess.run([sys.executable, "-m", "spatial", "render", "scene.yaml", "-o",
+                          "o.wav", "-q"], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0 and (tmp_path / "o.wav").exists()
+    lines = res.stderr.strip().splitlines()
+    assert any("scene.yaml:4: mix.buses.effects: no source has role 'effects'" in ln
+               for ln in lines), lines
+    assert any("mix.ducking.under: no source has role 'dialogue'" in ln for ln in lines)
+    assert any("mix.ducking.duck: no source has role 'ambience'" in ln for ln in lines)
+    assert all(ln.startswith("spatial: warning: ") for ln in lines)
