@@ -190,16 +190,19 @@ class MotionProcessor:
         dirs = np.concatenate([d[idx] for d in directs])  # (L (K+1), 3)
         irs, delays = self.mp.spatialiser.responses(dirs)
         spec = scipy.fft.rfft(irs, n=nf, axis=-1)  # (L(K+1), C, F)
-        spec *= np.exp(-2j * np.pi * self.bins / nf * (delays * self.fs)[..., None])
+        # the spatialiser's delays as phase: exp(-2 pi i k d / nf), by a running product
+        step = np.exp(-2j * np.pi * (delays * self.fs) / nf)[..., None]
+        phase = np.empty(spec.shape, complex)
+        phase[..., 0] = 1.0
+        phase[..., 1:] = step
+        np.cumprod(phase, axis=-1, out=phase)
+        spec *= phase
         spec = spec.reshape(len(live), K + 1, C, -1)
-        out = np.zeros((C, B))
-        for m, k in enumerate(live):
-            st = self.states[k]
-            frames = np.lib.stride_tricks.sliding_window_view(st.direct, nf)[cb::cb][:K + 1]
-            y = scipy.fft.irfft(scipy.fft.rfft(frames, axis=-1)[:, None, :] * spec[m], n=nf,
-                                axis=-1)  # (K+1, C, nf)
-            fall = y[:K, :, nf - cb:]  # filter j over control block j
-            rise = y[1:, :, nf - 2 * cb:nf - cb]  # filter j+1 over control block j
-            seg = fall + (rise - fall) * self.ramp
-            out += seg.transpose(1, 0, 2).reshape(C, B)
-        return out
+        frames = np.stack([np.lib.stride_tricks.sliding_window_view(
+            self.states[k].direct, nf)[cb::cb][:K + 1] for k in live])  # (L, K+1, nf)
+        y = scipy.fft.irfft(scipy.fft.rfft(frames, axis=-1)[:, :, None, :] * spec, n=nf,
+                            axis=-1)  # (L, K+1, C, nf)
+        fall = y[:, :K, :, nf - cb:]  # filter j over control block j
+        rise = y[:, 1:, :, nf - 2 * cb:nf - cb]  # filter j+1 over control block j
+        seg = (fall + (rise - fall) * self.ramp).sum(axis=0)  # (K, C, cb)
+        return seg.transpose(1, 0, 2).reshape(C, B)
