@@ -108,11 +108,15 @@ def active_blocks_files(paths, B: int, n_blocks: int) -> np.ndarray:
     import soundfile as sf
 
     act = np.zeros((len(paths), n_blocks), bool)
+    per_read = 64  # blocks per read
     for s, path in enumerate(paths):
-        for b, block in enumerate(sf.blocks(str(path), blocksize=B, dtype="float32")):
-            if b >= n_blocks:
+        for r, chunk in enumerate(sf.blocks(str(path), blocksize=per_read * B,
+                                            dtype="float32", fill_value=0.0)):
+            b0 = r * per_read
+            if b0 >= n_blocks:
                 break
-            act[s, b] = bool(np.any(block != 0.0))
+            flags = np.any(chunk.reshape(-1, B) != 0.0, axis=1)[:n_blocks - b0]
+            act[s, b0:b0 + flags.size] = flags
     return act
 
 
