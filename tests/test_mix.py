@@ -436,3 +436,58 @@ def test_unused_bus_or_ducked_role_is_a_warning(tmp_path):
     assert any("mix.ducking.under: no source has role 'dialogue'" in ln for ln in lines)
     assert any("mix.ducking.duck: no source has role 'ambience'" in ln for ln in lines)
     assert all(ln.startswith("spatial: warning: ") for ln in lines)
+
+
+def test_oversampled_peak_matches_scipy_upfirdn():
+    """The interpolator as matrix products = the same FIR run by scipy (independent)."""
+    from scipy import signal
+
+    from spatial.mix.loudness import interpolator, oversampled_peak
+
+    phases = interpolator()
+    taps = phases.shape[1]
+    x = np.random.default_rng(5).standard_normal((9000, 3))
+    h = phases.T.ravel()  # back to the 4x filter (phase k = taps k, k + 4, ...)
+    y = signal.upfirdn(h, x, up=4, axis=0)  # y[4 j + k] = interpolated points
+    ref = np.abs(y[:4 * x.shape[0]].reshape(x.shape[0], 4, 3)).max(axis=(1, 2))
+    got = oversampled_peak(x, phases)
+    np.testing.assert_allclose(got, ref[taps - 1:], rtol=2e-6, atol=1e-6)
+
+
+SCENES = Path(__file__).resolve().parents[1] / "scenes"
+
+
+@pytest.mark.parametrize("extra", ["", "mix: {dialogue_enhancement: 6}\n"])
+def test_demo_meets_ebu_r128_on_independent_meters(tmp_path, extra):
+    """issue 10's done-when: the demo at EBU R 128 (and its clear-dialogue version)."""
+    (tmp_path / "r128.yaml").write_text(f"extends: {SCENES / 'demo.yaml'}\n"
+                                        "output: {loudness: ebu-r128}\n" + extra)
+    from spatial.scene.loader import load_scene
+
+    out = tmp_path / "demo.wav"
+    mix = _render(load_scene(tmp_path / "r128.yaml"), out, subtype="PCM_24")
+    x, fs = sf.read(str(out))
+    assert pyln.Meter(fs).integrated_loudness(x) == pytest.approx(-23.0, abs=0.5)
+    tp = TruePeak(2)
+    tp.add(x)
+    assert tp.dbtp <= -1.0 and mix["true_peak"] <= -1.0
+    if extra:
+        assert mix["dialogue_to_background"] > 14.5  # 8.9 LU in the plain demo, + 6
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not installed: the ebur128 cross-check did not run")
+    loud, peak = _ffmpeg_ebur128(out)
+    assert loud == pytest.approx(-23.0, abs=0.5) and peak <= -1.0
+
+
+def test_radio_to_score_example_renders_with_stems(tmp_path):
+    from spatial.scene.loader import load_scene
+
+    scene = load_scene(SCENES / "radio-to-score.yaml")
+    mix = _render(scene, tmp_path / "radio.wav")
+    assert mix["stems"] == {}  # stems only when asked
+    assert mix["loudness"] == pytest.approx(-23.0, abs=0.1) and mix["true_peak"] <= -1.0
+    mix = _render(scene, tmp_path / "radio.wav", stems=True)
+    assert mix["limited_frames"] == 0
+    out = sf.read(str(tmp_path / "radio.wav"))[0]
+    total = sum(sf.read(p)[0] for p in mix["stems"].values())
+    assert np.abs(total - out).max() <= 1e-3 * np.abs(out).max()  # nothing was limited
