@@ -28,6 +28,11 @@ from spatial.engine.kernels import (accumulate_inputs, accumulate_partitions, cr
                                     load_blocks)
 
 DEFAULT_BLOCK = 4096  # fastest offline on 2 cores for early filters of ~50-100 ms (see RESULTS.md)
+# For static scenes the render loop uses longer blocks: engine alone, CPU s per 60 s of
+# audio, scene A (9 inputs) / C (65 inputs): B=4096 0.285 / 2.05, 8192 0.231 / 1.67,
+# 16384 0.281 / 1.61. Longer blocks have fewer partitions to multiply and less fixed
+# work per sample, but dearer FFTs per sample once the frames leave the cache.
+STATIC_BLOCK = 8192
 
 _NEVER = -(1 << 62)  # "last nonzero block" of an input that has been silent so far
 
@@ -97,8 +102,8 @@ class BlockConvolver:
             return self._packed
         rows = np.array([f.shape[0] for f in self._fdl], dtype=np.int64)
         parts = np.array([h.shape[0] for h in self._H], dtype=np.int64)
-        rows_at = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
-        parts_at = np.concatenate([[0], np.cumsum(parts)[:-1]]).astype(np.int64)
+        rows_at = np.cumsum(rows) - rows
+        parts_at = np.cumsum(parts) - parts
         fdl = np.zeros((int(rows.sum()), self.n_bins), self._complex)
         H = np.zeros((int(parts.sum()), self.n_outputs, self.n_bins), self._complex)
         for s in range(len(self._H)):
@@ -200,7 +205,7 @@ class BlockConvolver:
         clear = np.flatnonzero(~active & (idle <= rows))
         if clear.size:
             fdl[rows_at[clear] + heads[clear]] = 0.0
-        if live.size == S:
+        if live.size == S and S:
             fdl[rows_at + heads] = scipy.fft.rfft(self._frames, axis=-1, workers=self.workers)
         elif live.size:
             fdl[rows_at[live] + heads[live]] = scipy.fft.rfft(self._frames[live], axis=-1,
