@@ -81,7 +81,7 @@ def measure_pra(spec: SceneSpec, args, peer: bool) -> dict:
     out = {}
     for order in orders:
         runs = []
-        for _ in range(args.runs):
+        for _ in range(getattr(args, "pra_runs", None) or args.runs):
             runs.append(run_pra(_pra_job(spec, args.cache, order), args.pra_cap))
             if "failed" in runs[-1]:
                 break
@@ -91,6 +91,7 @@ def measure_pra(spec: SceneSpec, args, peer: bool) -> dict:
         med = {k: float(np.median([r[k] for r in runs]))
                for k in ("setup_s", "compute_rir_s", "simulate_s", "total_s")}
         med["maxrss_mib"] = max(r["maxrss_mib"] for r in runs)
+        med["runs"] = len(runs)
         med["rir_samples"] = runs[0]["rir_samples"]
         out[order] = med
     return out
@@ -140,7 +141,8 @@ def measure_scene(spec: SceneSpec, args, title: str, peer: bool = True,
                  rtf(command["wall_s"]), "", "", fmt(command["maxrss_mib"], ".0f")])
     for order, p in res["pra"].items():
         if order != "skipped" and "failed" not in p:
-            rows.append([f"pyroomacoustics, max_order {order}", fmt(p["total_s"]),
+            n_runs = "" if p["runs"] == args.runs else f" ({p['runs']} run)"
+            rows.append([f"pyroomacoustics, max_order {order}{n_runs}", fmt(p["total_s"]),
                          rtf(p["total_s"]), fmt(p["setup_s"] + p["compute_rir_s"]),
                          fmt(p["simulate_s"]), fmt(p["maxrss_mib"], ".0f")])
     rows.append(["scipy oaconvolve, same filters", fmt(res["oaconvolve_s"]),
