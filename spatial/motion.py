@@ -17,9 +17,9 @@ What a moving source goes through (:mod:`spatial.motion_render` runs it):
 - **Direct path**: gain 1 / r (r = c tau, floored at 0.1 m), spatialised from its
   direction in the listener frame (listener position and yaw at the arrival time,
   source at the emission time). The spatial filter (HRIR, panning, ambisonic
-  gains) is recomputed every :data:`CONTROL_BLOCK` samples (10.7 ms at 48 kHz: the
-  control rate is fs / 512) and successive filters' outputs are crossfaded linearly
-  over each control block, so direction changes never click.
+  gains) is recomputed every control block (:func:`control_block`: the power of two
+  of samples nearest 10 ms, 512 at 48 kHz) and successive filters' outputs are
+  crossfaded linearly over each control block, so direction changes never click.
 - **Early reflections** (image orders 1 and 2, the discrete early echoes): each image
   is a tap of the same delay line with its own emission-time delay (Doppler included),
   gain (walls' band gains, energy-averaged over the bands, air absorption, 1 / r, the
@@ -44,7 +44,8 @@ import numpy as np
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND
 from spatial.trajectory import Trajectory
 
-CONTROL_BLOCK = 512  # samples between direct-path filter updates (10.7 ms at 48 kHz)
+CONTROL_S = 0.01  # direct-path filter updates about every 10 ms: the power of two of
+# samples nearest to it (512 at 44.1 and 48 kHz: 11.6 and 10.7 ms; 1024 at 96 kHz)
 GRID = 32  # samples between delay / gain points of the direct path
 IMAGE_GRID = 128  # samples between delay / gain / pan-weight points of the reflections
 MAX_DISCRETE_ORDER = 2  # image orders rendered as moving taps
@@ -189,7 +190,7 @@ class MotionPlan:
     room: object
     spatialiser: object
     fs: int
-    control_block: int = CONTROL_BLOCK
+    control_block: int = 512
     grid: int = GRID
 
     @property
@@ -313,7 +314,13 @@ def plan_motion(scene, spatialiser, moving: list) -> MotionPlan:
                        np.ones(1))
         filters.append(f)
     return MotionPlan(listener, out, filters if room is not None else [], pre, room,
-                      spatialiser, fs)
+                      spatialiser, fs, control_block(fs))
+
+
+def control_block(fs: int) -> int:
+    """Samples between the direct path's filter updates: the power of two nearest to
+    CONTROL_S (10 ms), at least 2 x GRID."""
+    return max(2 * GRID, 1 << int(round(np.log2(CONTROL_S * fs))))
 
 
 def stats(p) -> dict:
