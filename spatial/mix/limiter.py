@@ -56,7 +56,7 @@ class Limiter:
         taps = self.taps
         p = np.abs(x).max(axis=1)
         over = oversampled_peak(np.concatenate([np.zeros((taps - 1, x.shape[1])), x]),
-                                self.phases)
+                                self.phases, floor=self.ceiling)  # only what may pass it
         # phase outputs at frame j interpolate around frame j - taps / 2 (the filter's delay)
         shift = taps // 2
         aligned = np.zeros_like(p)
