@@ -16,6 +16,7 @@ Dialogue to centre (loudspeaker formats with a C channel): the direct path of
 every placed dialogue source is panned with gains g' = (sqrt(1-s) g + sqrt(s) c)
 scaled to |g| (energy-preserving), g its VBAP gains, c the centre alone and s
 ``mix.dialogue_center``; reflections and the tail stay where the room puts them.
+Moving dialogue sources (spatial.motion) are panned as they move, without it.
 """
 from __future__ import annotations
 
@@ -116,8 +117,8 @@ def apply(scene: Scene, spatialiser, p: RenderPlan) -> RenderPlan:
             continue
         if share > 0 and centre is not None and src.role == "dialogue":
             blended = CentreBlend(spatialiser, share, centre)
-            for inp in p.inputs:
-                if inp.stream == k and src.diegetic:
+            for inp in p.inputs:  # moving sources (spatial.motion) keep their own path
+                if inp.stream == k and src.diegetic and not getattr(inp, "moving", False):
                     inp.filt = source_filter(scene, src, blended, fs)[0]
         if src.transitions:
             _split(scene, spatialiser, p, i, src, k, blended if (
