@@ -354,3 +354,23 @@ def test_fft_workers_change_nothing():
         blocks = np.stack([s.reshape(-1, block) for s in signals], axis=1)
         outs.append(np.concatenate([conv.process(b) for b in blocks], axis=1))
     assert np.array_equal(outs[0], outs[1])
+
+
+def test_scatter_images_many_matches_reference():
+    """R filters at once (the band components of early reflections) equal R scatters."""
+    rng = np.random.default_rng(17)
+    length, n_ch, lh, n, n_out = 300, 2, 20, 40, 3
+    delays = rng.uniform(0, length + 10, (n, n_ch))
+    delays[:5] = rng.integers(0, length, (5, n_ch))  # integer: exact shifts
+    delays[5:9] = rng.uniform(0, 2, (4, n_ch))  # taps before the start are dropped
+    irs = rng.standard_normal((n, n_ch, lh))
+    gains = rng.uniform(-1, 1, (n, n_out))
+    got = np.zeros((n_out, n_ch, length))
+    want = np.zeros((n_out, n_ch, length))
+    kernels.scatter_images_many(got, irs, delays, gains)
+    reference.scatter_images_many(want, irs, delays, gains)
+    assert np.max(np.abs(got - want)) < 1e-12
+    one = np.zeros((n_ch, length))
+    kernels.scatter_images(one, irs, delays, np.ascontiguousarray(gains[:, 1]))
+    assert np.max(np.abs(got[1] - one)) < 1e-12
+    assert np.max(np.abs(want)) > 1.0

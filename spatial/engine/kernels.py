@@ -167,6 +167,46 @@ def scatter_images(out, irs, delays, gains):
 
 
 @numba.njit(**JIT)
+def scatter_images_many(outs, irs, delays, gains):
+    """scatter_images into R filters at once, one gain per image and filter. In place.
+
+    outs: (R, C, L) float64; irs: (N, C, Lh); delays: (N, C) samples; gains: (N, R).
+    outs[r] gets what scatter_images(outs[r], irs, delays, gains[:, r]) adds (to
+    rounding: the gain scales the delayed response instead of the taps), but each
+    image's fractionally delayed response is computed once for all R filters.
+    """
+    n_img, n_ch, lh = irs.shape
+    n_out = outs.shape[0]
+    length = outs.shape[2]
+    half = FRACTIONAL_TAPS // 2
+    n_y = lh + FRACTIONAL_TAPS - 1
+    y = np.empty(n_y)
+    for n in range(n_img):
+        for c in range(n_ch):
+            d = delays[n, c]
+            fl = np.floor(d)
+            frac = d - fl
+            di = int(fl)
+            ir = irs[n, c]
+            if frac == 0.0:
+                if di < length and di + lh > 0:
+                    for r in range(n_out):
+                        _add_scaled(outs[r, c], di, ir, gains[n, r])
+                continue
+            first = di - (half - 1)
+            if first >= length or first + n_y <= 0:
+                continue
+            taps = fractional_delay_taps(frac)
+            y[:] = 0.0
+            for t in range(FRACTIONAL_TAPS):
+                s = taps[t]
+                for j in range(lh):
+                    y[t + j] += s * ir[j]
+            for r in range(n_out):
+                _add_scaled(outs[r, c], first, y, gains[n, r])
+
+
+@numba.njit(**JIT)
 def load_blocks(frames, blocks):
     """Shift the overlap-save input frames by one block and load the new blocks. In place.
 

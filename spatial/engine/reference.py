@@ -50,6 +50,13 @@ def scatter_images(out: np.ndarray, irs: np.ndarray, delays: np.ndarray, gains: 
                 out[c, a:b] += y[a - lo:b - lo]
 
 
+def scatter_images_many(outs: np.ndarray, irs: np.ndarray, delays: np.ndarray,
+                        gains: np.ndarray) -> None:
+    """outs (R, C, L): outs[r] += scatter_images(irs, delays, gains[:, r]) for every r. In place."""
+    for r in range(outs.shape[0]):
+        scatter_images(outs[r], irs, delays, np.ascontiguousarray(gains[:, r]))
+
+
 def accumulate_partitions(fdl: np.ndarray, head: int, H: np.ndarray, acc: np.ndarray) -> None:
     """acc[c, k] += sum_p fdl[(head - p) % R, k] * H[p, c, k]. In place.
 

@@ -51,7 +51,7 @@ from spatial.room.decay import air_absorption_coeffs, band_rt60
 from spatial.room.image_sources import Reflections, image_sources
 from spatial.room.late import crossover_fade, decay, tail_length
 
-from spatial.engine.kernels import scatter_images
+from spatial.engine.kernels import scatter_images, scatter_images_many
 from spatial.engine.reference import FRACTIONAL_TAPS
 
 FADE_S = 0.01  # crossover fade length (capped at half the crossover time)
@@ -118,11 +118,11 @@ def render_reflections(refl: Reflections, band_gains: np.ndarray, listener_pos, 
     # scatter rank-one components amp ~ sum_k u_k v_k^T, then mix them per band
     u, sv, vt = np.linalg.svd(amp, full_matrices=False)
     rank = max(1, int(np.sum(sv > SVD_TOLERANCE * sv[0])))
+    comps = np.zeros((rank, n_ch, length))  # each image delayed once for every component
+    scatter_images_many(comps, irs, delays, np.ascontiguousarray(u[:, :rank] * sv[:rank]))
     per_band = np.zeros((N_BANDS, n_ch, length))
     for k in range(rank):
-        comp = np.zeros((n_ch, length))
-        scatter_images(comp, irs, delays, np.ascontiguousarray(u[:, k] * sv[k]))
-        per_band += vt[k][:, None, None] * comp[None]
+        per_band += vt[k][:, None, None] * comps[k][None]
     return combine(per_band, fs)
 
 
