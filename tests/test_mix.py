@@ -274,6 +274,16 @@ def test_ducking_dips_music_under_dialogue_and_recovers(tmp_path):
     # the dialogue stem is untouched
     assert np.array_equal(sf.read(plain["stems"]["dialogue"])[0],
                           sf.read(ducked["stems"]["dialogue"])[0])
+    # without stems, roles treated alike share a render loop: the same mix
+    text = DUCK.replace("    output: {stems: true}\n", "") + f"""\
+    mix: {{ducking: {{under: dialogue, duck: [music], depth_db: {depth}, attack: {attack},
+                      release: {release}}}}}
+"""
+    shared = _render(_scene(tmp_path, text), tmp_path / "shared.wav")
+    assert shared["stems"] == {}
+    x = sf.read(str(tmp_path / "shared.wav"))[0]
+    y = sf.read(str(tmp_path / "ducked.wav"))[0]
+    assert np.abs(x - y).max() <= 1e-6 * np.abs(y).max()
 
 
 # -- dialogue clarity --------------------------------------------------------------------

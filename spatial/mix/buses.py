@@ -2,7 +2,8 @@
 
 Each role in use gets its own :class:`~spatial.loop.RenderLoop` over the inputs
 of that role (a sub-plan with just their streams: every source has one role,
-so no file is read twice). Each bus therefore has its own stage-1 convolver
+so no file is read twice); without stems, roles the mix treats alike share one
+(:func:`bus_groups`: same gain, ducked or not, not the side-chain, not dialogue). Each bus therefore has its own stage-1 convolver
 and, when it feeds the room, its own copy of the shared tail convolver: the
 tail is linear, so the buses' tails add up to the single shared tail of the
 unsplit loop (to float32 rounding), and every bus, reverberation included, is
@@ -39,36 +40,63 @@ def roles_in_use(p: RenderPlan) -> list[str]:
     return [r for r in ROLES if r in used]
 
 
-def sub_plan(p: RenderPlan, role: str) -> RenderPlan:
-    """The plan restricted to the inputs of one role (and the streams they read)."""
-    inputs = [inp for inp in p.inputs if inp.role == role]
+def sub_plan(p: RenderPlan, roles) -> RenderPlan:
+    """The plan restricted to the inputs of some roles (and the streams they read)."""
+    inputs = [inp for inp in p.inputs if inp.role in roles]
     keep = sorted({inp.stream for inp in inputs})
     index = {k: j for j, k in enumerate(keep)}
     inputs = [dataclasses.replace(inp, stream=index[inp.stream]) for inp in inputs]
     return dataclasses.replace(p, inputs=inputs, streams=[p.streams[k] for k in keep])
 
 
+def bus_groups(roles: list[str], scene: Scene, stems: bool) -> list[tuple[str, ...]]:
+    """The render loops needed: one per role with stems; otherwise roles that are
+    treated alike (same gain, both ducked or not, neither the side-chain nor the
+    dialogue that is metered) share one loop."""
+    if stems:
+        return [(r,) for r in roles]
+    m = scene.mix
+    duck = m.ducking if m.ducking is not None and m.ducking.under in roles else None
+
+    def key(r):
+        db = m.buses.get(r, 0.0) + (m.dialogue_enhancement if r == "dialogue" else 0.0)
+        return (db, duck is not None and r in duck.duck, duck is not None and r == duck.under,
+                r == "dialogue")
+
+    groups: dict = {}
+    for r in roles:
+        groups.setdefault(key(r), []).append(r)
+    return [tuple(g) for g in groups.values()]
+
+
 class MixLoop:
-    """Iterate blocks() for (mix, stems) pairs: mix (n, C) float32, stems {role: (n, C)}.
-    Both are buffers reused for the next block."""
+    """Iterate blocks() for (mix, buses) pairs: mix (n, C) float32, buses {name: (n, C)}
+    (with stems=True one bus per role, named by it). Both are buffers reused for the
+    next block."""
 
     def __init__(self, p: RenderPlan, scene: Scene, block_size: int | None = None,
-                 prefetch: bool = True):
+                 prefetch: bool = True, stems: bool = False):
         from spatial.loop import RenderLoop
         from spatial.mix.ducking import Ducker
         from spatial.mix.loudness import Meter, channel_weights
 
         self.plan, self.scene = p, scene
-        self.roles = roles_in_use(p)
-        self.loops = {r: RenderLoop(sub_plan(p, r), block_size, prefetch) for r in self.roles}
+        used = roles_in_use(p)
+        groups = bus_groups(used, scene, stems)
+        self.roles = ["+".join(g) for g in groups]  # bus names (the roles with stems)
+        self.loops = {"+".join(g): RenderLoop(sub_plan(p, g), block_size, prefetch)
+                      for g in groups}
         m = scene.mix
         self.gains = {}
-        for r in self.roles:
+        for g in groups:
+            r = g[0]  # every role of a group has the same gain
             db = m.buses.get(r, 0.0) + (m.dialogue_enhancement if r == "dialogue" else 0.0)
-            self.gains[r] = np.float32(10.0 ** (db / 20.0))
-        self.ducker = None
-        if m.ducking is not None and m.ducking.under in self.roles:
+            self.gains["+".join(g)] = np.float32(10.0 ** (db / 20.0))
+        self.ducker, self.ducked = None, []
+        if m.ducking is not None and m.ducking.under in used:
             self.ducker = Ducker(p.sample_rate, m.ducking)
+            self.side = m.ducking.under
+            self.ducked = ["+".join(g) for g in groups if g[0] in m.ducking.duck]
         self.meters = None
         if "dialogue" in self.roles and len(self.roles) > 1:
             w = channel_weights(p.channels)
@@ -93,7 +121,6 @@ class MixLoop:
         mix = np.zeros((B, C), np.float32)
         background = np.zeros((B, C), np.float32)
         stems = {r: np.zeros((B, C), np.float32) for r in self.roles}
-        duck = self.scene.mix.ducking
         try:
             for _ in range(-(-self.plan.length // B) if self.loops else 0):
                 n = None
@@ -102,10 +129,9 @@ class MixLoop:
                     n = block.shape[0]
                     np.multiply(block, self.gains[r], out=stems[r][:n])
                 if self.ducker is not None:
-                    g = self.ducker.process(stems[duck.under][:n])
-                    for r in duck.duck:
-                        if r in stems:
-                            stems[r][:n] *= g[:, None]
+                    g = self.ducker.process(stems[self.side][:n])
+                    for r in self.ducked:
+                        stems[r][:n] *= g[:, None]
                 out = mix[:n]
                 out[:] = 0.0
                 for r in self.roles:
@@ -146,7 +172,7 @@ class PlainLoop:
 def mix_loop(p: RenderPlan, scene: Scene, block_size: int | None = None, stems: bool = False):
     """MixLoop when the scene needs buses (or stems are asked for), else PlainLoop."""
     if needs_buses(scene, stems):
-        return MixLoop(p, scene, block_size)
+        return MixLoop(p, scene, block_size, stems=bool(stems or scene.output.stems))
     return PlainLoop(p, block_size)
 
 

@@ -202,7 +202,8 @@ class TruePeak:
         self.sample_peak = max(self.sample_peak, float(a.max()))
         self.clipped += int(np.count_nonzero(a > 1.0))
         self.peak = max(self.peak, self.sample_peak, float(oversampled_peak(
-            np.concatenate([self.history, x]), self.phases, floor=self.peak).max()))
+            np.concatenate([self.history, x]), self.phases,
+            floor=max(self.peak, self.sample_peak)).max()))  # the true peak is >= both
         self.history = np.concatenate([self.history, x])[-(self.taps - 1):]
 
     @property
