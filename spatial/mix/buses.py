@@ -3,7 +3,8 @@
 Each role in use gets its own :class:`~spatial.loop.RenderLoop` over the inputs
 of that role (a sub-plan with just their streams: every source has one role,
 so no file is read twice); without stems, roles the mix treats alike share one
-(:func:`bus_groups`: same gain, ducked or not, not the side-chain, not dialogue). Each bus therefore has its own stage-1 convolver
+(:func:`bus_groups`: same gain, ducked or not, not the side-chain, not dialogue).
+Each bus therefore has its own stage-1 convolver
 and, when it feeds the room, its own copy of the shared tail convolver: the
 tail is linear, so the buses' tails add up to the single shared tail of the
 unsplit loop (to float32 rounding), and every bus, reverberation included, is

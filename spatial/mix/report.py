@@ -56,7 +56,8 @@ def summary_lines(mix: dict) -> list[str]:
     if mix.get("target") is not None:
         line += f" (target {mix['target']:g} LUFS, gain {mix['gain_db']:+.1f} dB)"
     if mix.get("ceiling") is not None:
-        line += f" (ceiling {mix['ceiling']:g} dBTP, {mix.get('limited_frames', 0)} frames limited)"
+        limited = mix.get("limited_frames", 0)
+        line += f" (ceiling {mix['ceiling']:g} dBTP, {limited} frames limited)"
     lines = [line]
     if mix.get("dialogue_to_background") is not None:
         lines.append(f"dialogue {mix['dialogue_to_background']:+.1f} LU over the background "
