@@ -140,10 +140,17 @@ def _split(scene, spatialiser, p: RenderPlan, index: int, src: Source, k: int,
     old = p.streams[k]
     fields = {f.name: getattr(old, f.name) for f in dataclasses.fields(Stream)}
     here = "diegetic" if src.diegetic else "non-diegetic"
-    p.streams[k] = FadedStream(**fields, source=src, part=here)
+    # the rendering the source leaves for good is not read after its last passage (its
+    # inputs are then silent, and the engine skips them)
+    last = src.transitions[-1]
+    gone = int(np.ceil((last.at + last.over) * fs)) - old.start
+    short = {"length": max(0, min(old.length, gone))}
+    p.streams[k] = FadedStream(**(fields | short if last.to != here else fields),
+                               source=src, part=here)
     fields["mono"] = not src.diegetic  # the other rendering: a bed keeps every channel
-    p.streams.append(FadedStream(**fields, source=src, part="non-diegetic" if src.diegetic
-                                 else "diegetic"))
+    there = "non-diegetic" if src.diegetic else "diegetic"
+    p.streams.append(FadedStream(**(fields | short if last.to != there else fields),
+                                 source=src, part=there))
     other = len(p.streams) - 1
     if src.diegetic:
         filts = [(f"{src.name}[{c}]", f, 0.0, 0) for c, f in enumerate(
