@@ -21,6 +21,8 @@ import numpy as np
 
 from spatial.plan import RenderPlan
 
+FFT_SPLIT_INPUTS = 32  # inputs from which a block's forward FFTs use every thread
+
 
 class _SendDelay:
     """A gain and a delay of d samples on blocks of B: the tail's feed from one input."""
@@ -45,8 +47,8 @@ class RenderLoop:
     """Runs a RenderPlan block by block; iterate `blocks()` for the output.
 
     block_size: engine block B (default the engine's). threads: worker threads
-    (default numba's thread count, NUMBA_NUM_THREADS): the FFTs' workers and the
-    reader threads. prefetch: decode the next block in reader threads while this
+    (default numba's thread count, NUMBA_NUM_THREADS): the reader threads, and
+    the FFTs' workers when there are FFT_SPLIT_INPUTS inputs or more. prefetch: decode the next block in reader threads while this
     one is convolved. Neither changes the output, bit for bit.
     """
 
@@ -54,15 +56,22 @@ class RenderLoop:
                  threads: int | None = None):
         import numba
 
-        from spatial.engine.convolver import DEFAULT_BLOCK, BlockConvolver
+        from spatial.engine.convolver import DEFAULT_BLOCK, STATIC_BLOCK, BlockConvolver
 
         self.plan = p
         self.threads = max(1, int(threads or numba.get_num_threads()))
-        self.block_size = B = int(block_size or DEFAULT_BLOCK)
+        # moving sources change their filters once per block: they keep the shorter block
+        # (the whole plan's: a mix bus's sub-plan must use the same block as the others)
+        moving = getattr(p, "motion", None) is not None
+        self.block_size = B = int(block_size or (DEFAULT_BLOCK if moving else STATIC_BLOCK))
         C = p.n_channels
         # single precision: the output is float32, and it halves the FFT and MAC cost;
         # the engine's error stays ~1e-7 of the peak (tests/test_engine.py bounds it)
-        self.stage1 = BlockConvolver(B, C, dtype=np.float32, workers=self.threads)
+        # the FFTs are split over the threads only for wide batches: for a few inputs the
+        # threads' hand-offs cost more than they save (scene A, 9 inputs: +20% CPU);
+        # the reader threads are the loop's parallelism there
+        workers = self.threads if len(p.inputs) >= FFT_SPLIT_INPUTS else 1
+        self.stage1 = BlockConvolver(B, C, dtype=np.float32, workers=workers)
         for inp in p.inputs:
             self.stage1.add_input(inp.filt)
         self.sends = [(i, _SendDelay(inp.send_gain, inp.send_delay, B))
