@@ -171,12 +171,35 @@ def bed_filters(index: int, n_channels: int, spatialiser, scene: Scene) -> list[
     return filters
 
 
+_TAILS: dict[tuple, np.ndarray] = {}  # in-process cache: same room and output, same tail
+_TAILS_KEPT = 4
+
+
 def tail_filter(scene: Scene, spatialiser) -> np.ndarray:
-    """The scene's shared late tail, (C, L); its noise is seeded from the scene's seed."""
+    """The scene's shared late tail, (C, L); its noise is seeded from the scene's seed.
+
+    It depends only on the room, the output format, the rate and the seed (not on the
+    sources), so it is kept in-process for the next render of the same room (read-only).
+    """
     from spatial.room import rir
 
-    rng = np.random.default_rng([int(scene.seed), 0x7A11])  # the tail's own stream
-    return rir.tail_filter(scene.room, spatialiser, scene.sample_rate, rng)
+    key = (repr(scene.room), repr(scene.output), int(scene.sample_rate), int(scene.seed),
+           type(spatialiser).__name__, len(spatialiser.channels))
+    tail = _TAILS.get(key)
+    if tail is None:
+        rng = np.random.default_rng([int(scene.seed), 0x7A11])  # the tail's own stream
+        tail = rir.tail_filter(scene.room, spatialiser, scene.sample_rate, rng)
+        tail.setflags(write=False)
+        if len(_TAILS) >= _TAILS_KEPT:
+            _TAILS.pop(next(iter(_TAILS)))
+        _TAILS[key] = tail
+    return tail
+
+
+def _threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
 
 
 def plan(scene: Scene, spatialiser) -> RenderPlan:
@@ -189,23 +212,43 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
     streams: list[Stream] = []
     problems = []
     moving = []  # (input index, source) of the moving sources
-    for i, src in enumerate(scene.sources):
+    def filters(i: int, src: Source):
+        """One source's (source, file info, is moving, [(name, filt, send gain, send delay)])."""
         key = _source_key(i, "file")
         src = motion.static_view(src)  # a one-keyframe path is a position
+        info = readers.probe(src.file, key=key)
+        if motion.is_moving(scene, src):  # its delay and filters follow it
+            send = (1.0, 0) if scene.room is not None else (0.0, 0)
+            return src, info, True, [(src.name, np.zeros((len(spatialiser.channels), 1)), *send)]
+        if src.diegetic:
+            return src, info, False, [(src.name, *source_filter(scene, src, spatialiser, fs))]
+        return src, info, False, [(f"{src.name}[{c}]", f, 0.0, 0) for c, f in
+                                  enumerate(bed_filters(i, info.channels, spatialiser, scene))]
+
+    def job(i: int, src: Source):
         try:
-            info = readers.probe(src.file, key=key)
-            if motion.is_moving(scene, src):  # its delay and filters follow it
-                moving.append((len(inputs), src))
-                send = (1.0, 0) if scene.room is not None else (0.0, 0)
-                filts = [(src.name, np.zeros((len(spatialiser.channels), 1)), *send)]
-            elif src.diegetic:
-                filts = [(src.name, *source_filter(scene, src, spatialiser, fs))]
-            else:
-                filts = [(f"{src.name}[{c}]", f, 0.0, 0)
-                         for c, f in enumerate(bed_filters(i, info.channels, spatialiser, scene))]
+            return filters(i, src)
         except SceneError as err:
-            problems.extend(relocate(err, scene, key).problems)
+            return relocate(err, scene, _source_key(i, "file"))
+
+    # sources are planned independently, over the cores (numba's kernels and numpy's
+    # larger operations release the GIL), then put together in scene order
+    n_threads = min(len(scene.sources), _threads())
+    if n_threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(n_threads, thread_name_prefix="spatial-plan") as pool:
+            results = list(pool.map(job, range(len(scene.sources)), scene.sources))
+    else:
+        results = [job(i, src) for i, src in enumerate(scene.sources)]
+    for i, result in enumerate(results):
+        if isinstance(result, SceneError):
+            problems.extend(result.problems)
             continue
+        src, info, is_moving, filts = result
+        key = _source_key(i, "file")
+        if is_moving:
+            moving.append((len(inputs), src))
         start = int(round(src.start * fs))
         stream = Stream(info, src.diegetic, 10.0 ** (src.gain_db / 20.0), start,
                         info.length_at(fs), key)
