@@ -25,9 +25,9 @@ import numpy as np
 import scipy.fft
 
 from spatial.engine.delay import LAGRANGE_AFTER, LAGRANGE_BEFORE, tap_delay_sum
+from spatial.engine.emission import emission_solve
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND
-from spatial.motion import (IMAGE_GRID, VIRTUAL_DIRECTIONS, MotionPlan, emission_delay, pan_weights,
-                            world_to_head)
+from spatial.motion import IMAGE_GRID, VIRTUAL_DIRECTIONS, MotionPlan, pan_weights, world_to_head
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -87,7 +87,16 @@ class MotionProcessor:
         self.states = []
         for s in self.sources:
             hist = int(math.ceil(s.max_delay_s * fs)) + mp.pre_delay + 8
-            self.states.append(_State(hist, self.B, self.nf, self.control))
+            st = _State(hist, self.B, self.nf, self.control)
+            st.x, st.c = s.trajectory.pieces()
+            st.moving = bool(s.trajectory.moving)
+            lat = s.lattice
+            if lat.size and mp.room is not None:
+                odd = (lat % 2) != 0
+                dims = np.asarray(mp.room.dimensions, float)
+                st.base = np.ascontiguousarray(lat * dims + np.where(odd, dims, 0.0))
+                st.sign = np.ascontiguousarray(np.where(odd, -1.0, 1.0))
+            self.states.append(st)
         self.idle_blocks = [int(math.ceil((st.hist + self.nf) / self.B)) + 2
                             for st in self.states]
         dims = mp.room.dimensions if mp.room is not None else None
@@ -98,6 +107,7 @@ class MotionProcessor:
 
             self.air = air_absorption_coeffs() if mp.room.air_absorption else None
             self.fade = fade_length(mp.room)
+        self._one, self._unit_sign = np.zeros((1, 3)), np.ones((1, 3))
         n = np.arange(self.control)
         self.ramp = (n + 0.5) / self.control  # linear crossfade across a control block
         self.bins = np.arange(self.nf // 2 + 1)
@@ -142,7 +152,7 @@ class MotionProcessor:
         """Read the delay line for the direct path and the images; returns the direct
         path's listener-frame directions on the grid, (M, 3)."""
         fs, limit = self.fs, st.hist - LAGRANGE_AFTER - 1
-        tau, pos = emission_delay(src.trajectory, t, lis_pos)
+        tau, pos = self._solve(st, t, lis_pos, self._one, self._unit_sign, 1e-10)
         r = np.maximum(tau[0] * SPEED_OF_SOUND, MIN_DISTANCE_M)
         delays = np.minimum(self._delays(tau, src.frozen, 0, 1), limit)
         gains = np.stack([1.0 / r, np.ones_like(r)], axis=-1)[None]  # (1, M, 2)
@@ -159,8 +169,7 @@ class MotionProcessor:
             step = self.image_grid
             sub = slice(None, None, step // self.grid)
             t, lis_pos, yaw = t[sub], lis_pos[sub], yaw[sub]
-            tau_i, pos_i = emission_delay(src.trajectory, t, lis_pos, src.lattice, self.dims,
-                                          tol=1e-8)
+            tau_i, pos_i = self._solve(st, t, lis_pos, st.base, st.sign, 1e-8)
             dist = tau_i * SPEED_OF_SOUND
             g = src.band_gains[:, None, :]
             if self.air is not None:
@@ -175,6 +184,16 @@ class MotionProcessor:
             tap_delay_sum(st.buf, st.hist, np.ascontiguousarray(d_i), np.ascontiguousarray(w),
                           step, feeds)
         return direct_dir
+
+    @staticmethod
+    def _solve(st, t, lis_pos, base, sign, tol):
+        """Emission-time delays (N, M) and positions (N, M, 3) of the paths base + sign x
+        (spatial.engine.emission, the numba twin of spatial.motion.emission_delay)."""
+        tau = np.empty((base.shape[0], t.size))
+        pos = np.empty(tau.shape + (3,))
+        emission_solve(st.x, st.c, np.ascontiguousarray(t), np.ascontiguousarray(lis_pos),
+                       base, sign, SPEED_OF_SOUND, st.moving, tol, 20, tau, pos)
+        return tau, pos
 
     def _early_fade(self, tau: np.ndarray) -> np.ndarray:
         from spatial.room.late import crossover_fade

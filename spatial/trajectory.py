@@ -86,6 +86,22 @@ class Trajectory:
         return np.stack([np.interp(tc, self.times, self.positions[:, i]) for i in range(3)],
                         axis=-1)
 
+    def pieces(self) -> tuple[np.ndarray, np.ndarray]:
+        """The position as a piecewise cubic in scipy's PPoly layout: breakpoints
+        (P + 1,) and coefficients (4, P, 3) in powers of (t - breakpoint), highest first
+        (for spatial.engine.emission; times outside the breakpoints are clipped)."""
+        if self.times.size == 1:
+            c = np.zeros((4, 1, 3))
+            c[3, 0] = self.positions[0]
+            return np.array([self.times[0], self.times[0] + 1.0]), c
+        if self._pos is not None:
+            return (np.ascontiguousarray(self._pos.x, dtype=float),
+                    np.ascontiguousarray(self._pos.c, dtype=float))
+        c = np.zeros((4, self.times.size - 1, 3))
+        c[2] = np.diff(self.positions, axis=0) / np.diff(self.times)[:, None]
+        c[3] = self.positions[:-1]
+        return self.times.copy(), c
+
     def yaw(self, t) -> np.ndarray:
         """Yaw in degrees at times t (any shape), as written (not wrapped)."""
         t = np.asarray(t, float)

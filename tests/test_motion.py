@@ -58,6 +58,34 @@ def test_delay_kernel_equals_numpy_reference(n_tap, n_grid, rows, step):
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("interpolation", ["spline", "linear", "static"])
+def test_emission_kernel_equals_numpy_reference(interpolation):
+    """The fused numba solve (spatial.engine.emission) gives emission_delay's delays and
+    emission positions, for the source itself and for image sources."""
+    from spatial.engine.emission import emission_solve
+    from spatial.motion import emission_delay
+
+    if interpolation == "static":
+        tr = Trajectory([0.0], [[1.0, 2.0, 1.2]])
+    else:
+        tr = Trajectory([0, 1, 2, 3], [[1, 1, 1], [5, 2, 1], [6, 5, 2], [2, 2, 2]], None,
+                        interpolation)
+    t = np.linspace(-0.5, 3.5, 97)  # before, during and after the keyframes
+    lis = np.c_[3 + 0.3 * t, 2 + 0.1 * t, np.full(t.size, 1.5)]
+    dims = np.array([8.0, 6.0, 3.0])
+    lattice = np.array([[1, 0, 0], [-1, 1, 0], [0, 0, -2], [2, 0, 0], [0, -1, -1]])
+    odd = (lattice % 2) != 0
+    for lat, base, sign in ((None, np.zeros((1, 3)), np.ones((1, 3))),
+                            (lattice, lattice * dims + np.where(odd, dims, 0.0),
+                             np.where(odd, -1.0, 1.0))):
+        tau, pos = emission_delay(tr, t, lis, lat, None if lat is None else dims, tol=1e-13)
+        got_tau, got_pos = np.empty(tau.shape), np.empty(pos.shape)
+        x, c = tr.pieces()
+        emission_solve(x, c, t, lis, base, sign, C, tr.moving, 1e-13, 20, got_tau, got_pos)
+        np.testing.assert_allclose(got_tau, tau, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(got_pos, pos, rtol=0, atol=1e-9)
+
+
 def test_lagrange_reads_cubics_exactly():
     """A 4-point Lagrange read is exact for a cubic signal, at any fractional position."""
     n = np.arange(200, dtype=float)
