@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.fft
@@ -108,6 +110,10 @@ class MotionProcessor:
             self.air = air_absorption_coeffs() if mp.room.air_absorption else None
             self.fade = fade_length(mp.room)
         self._one, self._unit_sign = np.zeros((1, 3)), np.ones((1, 3))
+        # one worker thread: the reflections' kernels and stage 1 run there, in order
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="spatial-motion")
+        self._jobs = []
+        weakref.finalize(self, self._pool.shutdown, wait=False)
         n = np.arange(self.control)
         self.ramp = (n + 0.5) / self.control  # linear crossfade across a control block
         self.bins = np.arange(self.nf // 2 + 1)
@@ -137,9 +143,17 @@ class MotionProcessor:
             direct_dir = self._taps(k, src, st, t, lis_pos, yaw, feeds, x)
             live.append(k)
             directs.append(direct_dir)
-        out = self.stage1.process(x)
-        if live:
-            out += self._direct(live, directs)
+        # the worker runs the image kernels (queued by _taps, in source order: the feeds'
+        # sums are the same every run) then stage 1; this thread spatialises the direct
+        # paths meanwhile (numba kernels and scipy's FFTs release the GIL: 2 cores)
+        static = self._pool.submit(self.stage1.process, x)
+        direct = self._direct(live, directs) if live else None
+        out = static.result()
+        for job in self._jobs:
+            job.result()  # done before stage 1 (FIFO); raises a kernel's error, if any
+        self._jobs.clear()
+        if direct is not None:
+            out += direct
         return out
 
     def _delays(self, tau: np.ndarray, frozen, first: int, n: int) -> np.ndarray:
@@ -181,8 +195,9 @@ class MotionProcessor:
             w[w < 1e-7 * max(float(w.max()), 1e-30)] = 0.0
             d_i = self._delays(tau_i, src.frozen, 1, n_img) - self.mp.pre_delay
             d_i = np.clip(d_i, LAGRANGE_BEFORE + 1, limit)
-            tap_delay_sum(st.buf, st.hist, np.ascontiguousarray(d_i), np.ascontiguousarray(w),
-                          step, feeds)
+            self._jobs.append(self._pool.submit(
+                tap_delay_sum, st.buf, st.hist, np.ascontiguousarray(d_i),
+                np.ascontiguousarray(w), step, feeds))
         return direct_dir
 
     @staticmethod
