@@ -234,9 +234,11 @@ class MotionProcessor:
         spec = spec.reshape(len(live), K + 1, C, -1)
         frames = np.stack([np.lib.stride_tricks.sliding_window_view(
             self.states[k].direct, nf)[cb::cb][:K + 1] for k in live])  # (L, K+1, nf)
-        y = scipy.fft.irfft(scipy.fft.rfft(frames, axis=-1)[:, :, None, :] * spec, n=nf,
-                            axis=-1)  # (L, K+1, C, nf)
-        fall = y[:, :K, :, nf - cb:]  # filter j over control block j
-        rise = y[:, 1:, :, nf - 2 * cb:nf - cb]  # filter j+1 over control block j
-        seg = (fall + (rise - fall) * self.ramp).sum(axis=0)  # (K, C, cb)
+        # the crossfade is the same for every source: sum the sources' spectra first,
+        # one inverse FFT per frame and channel instead of one per source too
+        total = np.einsum("lkf,lkcf->kcf", scipy.fft.rfft(frames, axis=-1), spec)
+        y = scipy.fft.irfft(total, n=nf, axis=-1)  # (K+1, C, nf)
+        fall = y[:K, :, nf - cb:]  # filter j over control block j
+        rise = y[1:, :, nf - 2 * cb:nf - cb]  # filter j+1 over control block j
+        seg = fall + (rise - fall) * self.ramp  # (K, C, cb)
         return seg.transpose(1, 0, 2).reshape(C, B)
