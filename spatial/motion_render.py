@@ -223,8 +223,10 @@ class MotionProcessor:
         idx = np.arange(K + 1) * (cb // self.grid)  # control points on the grid
         dirs = np.concatenate([d[idx] for d in directs])  # (L (K+1), 3)
         irs, delays = self.mp.spatialiser.responses(dirs)
-        spec = scipy.fft.rfft(irs, n=nf, axis=-1)  # (L(K+1), C, F)
+        # single precision from here, as the engine's stage 1 (float32)
+        spec = scipy.fft.rfft(irs.astype(np.float32), n=nf, axis=-1)  # (L(K+1), C, F)
         # the spatialiser's delays as phase: exp(-2 pi i k d / nf), by a running product
+        # (in double precision: 1000 products)
         step = np.exp(-2j * np.pi * (delays * self.fs) / nf)[..., None]
         phase = np.empty(spec.shape, complex)
         phase[..., 0] = 1.0
@@ -233,12 +235,12 @@ class MotionProcessor:
         spec *= phase
         spec = spec.reshape(len(live), K + 1, C, -1)
         frames = np.stack([np.lib.stride_tricks.sliding_window_view(
-            self.states[k].direct, nf)[cb::cb][:K + 1] for k in live])  # (L, K+1, nf)
+            self.states[k].direct, nf)[cb::cb][:K + 1] for k in live]).astype(np.float32)
         # the crossfade is the same for every source: sum the sources' spectra first,
         # one inverse FFT per frame and channel instead of one per source too
         total = np.einsum("lkf,lkcf->kcf", scipy.fft.rfft(frames, axis=-1), spec)
         y = scipy.fft.irfft(total, n=nf, axis=-1)  # (K+1, C, nf)
         fall = y[:K, :, nf - cb:]  # filter j over control block j
         rise = y[1:, :, nf - 2 * cb:nf - cb]  # filter j+1 over control block j
-        seg = fall + (rise - fall) * self.ramp  # (K, C, cb)
+        seg = fall + (rise - fall) * self.ramp.astype(np.float32)  # (K, C, cb)
         return seg.transpose(1, 0, 2).reshape(C, B)
