@@ -27,9 +27,31 @@ import numpy as np
 import scipy.fft
 
 from spatial.engine.delay import LAGRANGE_AFTER, LAGRANGE_BEFORE, tap_delay_sum
-from spatial.engine.emission import emission_solve
+from spatial.engine.emission import emission_solve, image_weights
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND
-from spatial.motion import IMAGE_GRID, VIRTUAL_DIRECTIONS, MotionPlan, pan_weights, world_to_head
+from spatial.motion import (IMAGE_GRID, PAN_CUTOFF_DEG, VIRTUAL_DIRECTIONS, MotionPlan,
+                            pan_weights, world_to_head)
+
+PAN_C0 = float(np.cos(np.deg2rad(PAN_CUTOFF_DEG)))
+
+
+def image_weights_reference(tau, pos, lis_pos, yaw, band_gains, air, room, fade):
+    """Numpy twin of spatial.engine.emission.image_weights: (N, M, 26) gains x pan
+    weights of image taps (tau (N, M), emission positions (N, M, 3), listener (M, 3),
+    yaw (M,) degrees, band_gains (N, 7), air (7,) or None)."""
+    from spatial.room.late import crossover_fade
+
+    dist = tau * SPEED_OF_SOUND
+    g = band_gains[:, None, :]
+    if air is not None:
+        g = g * np.exp(-0.5 * air * dist[..., None])
+    amp = np.sqrt(np.mean(g * g, axis=-1)) / np.maximum(dist, MIN_DISTANCE_M)
+    tail_in = crossover_fade(tau, room.crossover, fade)
+    amp *= np.sqrt(np.clip(1.0 - tail_in ** 2, 0.0, 1.0))
+    dirs = _unit(world_to_head(pos - lis_pos[None], yaw[None, :]))
+    w = pan_weights(dirs) * amp[..., None]  # (N, M, 26)
+    w[w < 1e-7 * max(float(w.max()), 1e-30)] = 0.0
+    return w
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -109,6 +131,7 @@ class MotionProcessor:
 
             self.air = air_absorption_coeffs() if mp.room.air_absorption else None
             self.fade = fade_length(mp.room)
+            self.air_k = np.zeros(7) if self.air is None else np.asarray(self.air, float)
         self._one, self._unit_sign = np.zeros((1, 3)), np.ones((1, 3))
         # one worker thread: the reflections' kernels and stage 1 run there, in order
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="spatial-motion")
@@ -177,28 +200,27 @@ class MotionProcessor:
         if k in self.rem_row:
             x[self.rem_row[k]] = dry[1]
         direct_dir = _unit(world_to_head(pos[0] - lis_pos, yaw))
-        n_img = src.lattice.shape[0]
-        if n_img and self.n_dirs:
-            # reflections on a coarser grid (their delays and directions change slowly)
-            step = self.image_grid
-            sub = slice(None, None, step // self.grid)
-            t, lis_pos, yaw = t[sub], lis_pos[sub], yaw[sub]
-            tau_i, pos_i = self._solve(st, t, lis_pos, st.base, st.sign, 1e-8)
-            dist = tau_i * SPEED_OF_SOUND
-            g = src.band_gains[:, None, :]
-            if self.air is not None:
-                g = g * np.exp(-0.5 * self.air * dist[..., None])
-            amp = np.sqrt(np.mean(g * g, axis=-1)) / np.maximum(dist, MIN_DISTANCE_M)
-            amp *= self._early_fade(tau_i)
-            dirs = _unit(world_to_head(pos_i - lis_pos[None], yaw[None, :]))
-            w = pan_weights(dirs) * amp[..., None]  # (N, M, 26)
-            w[w < 1e-7 * max(float(w.max()), 1e-30)] = 0.0
-            d_i = self._delays(tau_i, src.frozen, 1, n_img) - self.mp.pre_delay
-            d_i = np.clip(d_i, LAGRANGE_BEFORE + 1, limit)
+        if src.lattice.shape[0] and self.n_dirs:
+            # reflections on a coarser grid (their delays and directions change slowly):
+            # solved, weighted and read in the worker thread (numba, without the GIL)
+            sub = slice(None, None, self.image_grid // self.grid)
             self._jobs.append(self._pool.submit(
-                tap_delay_sum, st.buf, st.hist, np.ascontiguousarray(d_i),
-                np.ascontiguousarray(w), step, feeds))
+                self._images, src, st, np.ascontiguousarray(t[sub]),
+                np.ascontiguousarray(lis_pos[sub]), np.ascontiguousarray(yaw[sub]), feeds))
         return direct_dir
+
+    def _images(self, src, st, t, lis_pos, yaw, feeds) -> None:
+        """One source's images: emission-time delays, gains and pan weights on the coarse
+        grid, then their taps read from its delay line into the virtual directions' feeds."""
+        limit = st.hist - LAGRANGE_AFTER - 1
+        tau_i, pos_i = self._solve(st, t, lis_pos, st.base, st.sign, 1e-8)
+        w = np.empty(tau_i.shape + (self.n_dirs,))
+        image_weights(tau_i, pos_i, lis_pos, yaw, src.band_gains, self.air_k,
+                      self.mp.room.crossover, self.fade, VIRTUAL_DIRECTIONS, PAN_C0,
+                      MIN_DISTANCE_M, SPEED_OF_SOUND, w)
+        d_i = self._delays(tau_i, src.frozen, 1, tau_i.shape[0]) - self.mp.pre_delay
+        d_i = np.clip(d_i, LAGRANGE_BEFORE + 1, limit)
+        tap_delay_sum(st.buf, st.hist, np.ascontiguousarray(d_i), w, self.image_grid, feeds)
 
     @staticmethod
     def _solve(st, t, lis_pos, base, sign, tol):
@@ -209,12 +231,6 @@ class MotionProcessor:
         emission_solve(st.x, st.c, np.ascontiguousarray(t), np.ascontiguousarray(lis_pos),
                        base, sign, SPEED_OF_SOUND, st.moving, tol, 20, tau, pos)
         return tau, pos
-
-    def _early_fade(self, tau: np.ndarray) -> np.ndarray:
-        from spatial.room.late import crossover_fade
-
-        tail_in = crossover_fade(tau, self.mp.room.crossover, self.fade)
-        return np.sqrt(np.clip(1.0 - tail_in ** 2, 0.0, 1.0))
 
     def _direct(self, live: list, directs: list) -> np.ndarray:
         """The moving direct paths, spatialised with crossfaded filters: (C, B)."""

@@ -86,6 +86,33 @@ def test_emission_kernel_equals_numpy_reference(interpolation):
         np.testing.assert_allclose(got_pos, pos, rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("air, fade", [(True, 0.01), (False, 0.0)])
+def test_image_weights_kernel_equals_numpy_reference(air, fade):
+    """The fused numba gains and pan weights of image taps match the numpy steps."""
+    from spatial.engine.emission import image_weights
+    from spatial.motion import PAN_CUTOFF_DEG, VIRTUAL_DIRECTIONS
+    from spatial.motion_render import image_weights_reference
+    from spatial.room.decay import air_absorption_coeffs
+
+    rng = np.random.default_rng(3)
+    n, m = 7, 9
+    lis = rng.uniform(1.0, 3.0, (m, 3))
+    pos = rng.uniform(-10.0, 10.0, (n, m, 3))
+    pos[0, 0] = lis[0]  # an image at the head: the front
+    tau = np.linalg.norm(pos - lis[None], axis=-1) / C
+    tau[1, :] = np.linspace(0.0, 0.1, m)  # across the crossover's fade
+    yaw = rng.uniform(-400.0, 400.0, m)
+    gains = rng.uniform(0.0, 1.0, (n, 7))
+    room = dataclasses.make_dataclass("R", [("crossover", float)])(0.05)
+    k = air_absorption_coeffs() if air else None
+    ref = image_weights_reference(tau, pos, lis, yaw, gains, k, room, fade)
+    got = np.empty(ref.shape)
+    image_weights(tau, pos, lis, yaw, gains, np.zeros(7) if k is None else k, 0.05, fade,
+                  VIRTUAL_DIRECTIONS, float(np.cos(np.deg2rad(PAN_CUTOFF_DEG))), 0.1, C, got)
+    assert np.count_nonzero(ref) > n * m  # panned onto several directions
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-15 * np.abs(ref).max())
+
+
 def test_lagrange_reads_cubics_exactly():
     """A 4-point Lagrange read is exact for a cubic signal, at any fractional position."""
     n = np.arange(200, dtype=float)

@@ -71,3 +71,65 @@ def emission_solve(x, c, t, lis, base, sign, speed, moving, tol, max_iter, tau, 
                     if done:
                         break
             tau[i, m] = cur
+
+
+@numba.njit(**JIT)
+def image_weights(tau, pos, lis, yaw_deg, band_gains, air, crossover, fade, dirs, c0,
+                  min_dist, speed, w):
+    """Pan weights times gain of N image taps on M grid points: w (N, M, D). In place.
+
+    The numba twin of the numpy steps in spatial.motion_render (tested against them):
+    gain = rms over bands of band_gains x exp(-air d / 2), / max(d, min_dist), times the
+    early part's crossover complement cos(pi/2 u); direction: pos - lis rotated by
+    -yaw into the listener frame; weights of :func:`spatial.motion.pan_weights` over
+    `dirs` (D, 3) with cutoff cosine c0. Weights below 1e-7 of the largest are zeroed.
+    """
+    n_path, n_t = tau.shape
+    n_band = band_gains.shape[1]
+    n_dir = dirs.shape[0]
+    top = 0.0
+    for m in range(n_t):
+        a = yaw_deg[m] * np.pi / 180.0
+        ca, sa = np.cos(a), np.sin(a)
+        for i in range(n_path):
+            d = tau[i, m] * speed
+            acc = 0.0
+            for b in range(n_band):
+                g = band_gains[i, b] * np.exp(-0.5 * air[b] * d)
+                acc += g * g
+            amp = np.sqrt(acc / n_band) / max(d, min_dist)
+            if fade <= 0.0:
+                tail = 1.0 if tau[i, m] >= crossover else 0.0
+            else:
+                u = (tau[i, m] - (crossover - fade)) / fade
+                u = min(max(u, 0.0), 1.0)
+                tail = np.sin(0.5 * np.pi * u)
+            amp *= np.sqrt(min(max(1.0 - tail * tail, 0.0), 1.0))
+            rx = pos[i, m, 0] - lis[m, 0]
+            ry = pos[i, m, 1] - lis[m, 1]
+            rz = pos[i, m, 2] - lis[m, 2]
+            hx = ca * rx + sa * ry
+            hy = -sa * rx + ca * ry
+            n = np.sqrt(hx * hx + hy * hy + rz * rz)
+            if n > 1e-9:
+                ux, uy, uz = hx / n, hy / n, rz / n
+            else:
+                ux, uy, uz = 1.0, 0.0, 0.0
+            total = 0.0
+            for k in range(n_dir):
+                v = max(ux * dirs[k, 0] + uy * dirs[k, 1] + uz * dirs[k, 2] - c0, 0.0) / (1.0 - c0)
+                v *= v
+                v *= v
+                w[i, m, k] = v
+                total += v
+            for k in range(n_dir):
+                v = w[i, m, k] / total * amp
+                w[i, m, k] = v
+                if v > top:
+                    top = v
+    floor = 1e-7 * max(top, 1e-30)
+    for i in range(n_path):
+        for m in range(n_t):
+            for k in range(n_dir):
+                if w[i, m, k] < floor:
+                    w[i, m, k] = 0.0
