@@ -464,6 +464,26 @@ def test_oversampled_peak_matches_scipy_upfirdn():
     np.testing.assert_allclose(got, ref[taps - 1:], rtol=2e-6, atol=1e-6)
 
 
+def test_peak_above_is_the_interpolated_maximum_of_scipy_upfirdn():
+    """The pruned search (bounds, highest first) finds upfirdn's 4x peak, or the floor."""
+    from scipy import signal
+
+    from spatial.mix.loudness import interpolator, peak_above
+
+    phases = interpolator()
+    taps = phases.shape[1]
+    h = phases.T.ravel()
+    rng = np.random.default_rng(7)
+    for scale in (0.1, 1.0, 3.0):
+        x = scale * rng.standard_normal((6000, 2))
+        x[3000:3002] = [[0.9 * scale, -0.9 * scale], [-0.9 * scale, 0.9 * scale]]  # inter-sample
+        y = signal.upfirdn(h, x, up=4, axis=0)[:4 * x.shape[0]]
+        ref = np.abs(y.reshape(x.shape[0], 4, 2)[taps - 1:]).max()
+        assert peak_above(x, phases, 0.0) == pytest.approx(ref, rel=2e-6)
+        assert peak_above(x, phases, 2.0 * ref) == 2.0 * ref  # nothing can pass the floor
+        assert peak_above(x, phases, 0.99 * ref) == pytest.approx(ref, rel=2e-6)
+
+
 SCENES = Path(__file__).resolve().parents[1] / "scenes"
 
 

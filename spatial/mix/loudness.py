@@ -201,10 +201,9 @@ class TruePeak:
         a = np.abs(x)
         self.sample_peak = max(self.sample_peak, float(a.max()))
         self.clipped += int(np.count_nonzero(a > 1.0))
-        self.peak = max(self.peak, self.sample_peak, float(oversampled_peak(
-            np.concatenate([self.history, x]), self.phases,
-            floor=max(self.peak, self.sample_peak)).max()))  # the true peak is >= both
-        self.history = np.concatenate([self.history, x])[-(self.taps - 1):]
+        xh = np.concatenate([self.history, x])
+        self.peak = peak_above(xh, self.phases, max(self.peak, self.sample_peak))
+        self.history = xh[-(self.taps - 1):]
 
     @property
     def dbtp(self) -> float:
@@ -244,6 +243,67 @@ def oversampled_peak(x: np.ndarray, phases: np.ndarray, floor: float = 0.0,
         rows = todo[a:a + chunk]
         out[rows] = np.abs(windows[rows] @ kernel).max(axis=(1, 2))
     return out
+
+
+NEAR_TAPS = 4  # taps around each phase's centre the bound weighs sample by sample
+
+
+def peak_above(x: np.ndarray, phases: np.ndarray, floor: float, chunk: int = 512) -> float:
+    """max(floor, the largest interpolated magnitude of x (n, C) by `phases` (4, taps)),
+    the first taps - 1 frames being history: the same number as
+    max(floor, oversampled_peak(x, phases).max()), found with far fewer products.
+
+    Each frame gets an upper bound: its phase's NEAR_TAPS central coefficients
+    times the samples under them, plus the other coefficients' L1 norm times the
+    window's largest sample (channels folded by their largest magnitude). Frames
+    are interpolated from the highest bound down, chunk by chunk, and the search
+    stops once no bound is above the largest value found: a frame left out
+    cannot exceed it. The values interpolated are oversampled_peak's (the same
+    single-precision products), so the maximum is the same to the bit."""
+    from numpy.lib.stride_tricks import sliding_window_view
+    from scipy import ndimage
+
+    taps = phases.shape[1]
+    n = x.shape[0] - taps + 1
+    if n <= 0:
+        return float(floor)
+    xs = np.asarray(x, np.float32)
+    a = np.abs(xs)
+    m = a[:, 0].astype(np.float64)
+    for c in range(1, a.shape[1]):  # (faster than max(axis=1) over a few channels)
+        np.maximum(m, a[:, c], out=m)
+    h = np.abs(np.asarray(phases, np.float64))
+    margin = 1.0 + 1e-4  # over the rounding of the single-precision products
+    best = float(floor)
+    if m.max() * h.sum(axis=1).max() * margin <= best:
+        return best  # not even the loosest bound reaches the floor
+    wmax = ndimage.maximum_filter1d(m, size=taps, origin=-(taps // 2))[:n]
+    todo = np.flatnonzero(wmax * (h.sum(axis=1).max() * margin) > best)
+    if not todo.size:
+        return best
+    centre = taps // 2
+    near = range(centre - NEAR_TAPS // 2, centre + NEAR_TAPS // 2)
+    bound = np.zeros(todo.size)
+    for p in range(h.shape[0]):
+        b = (h[p].sum() - sum(h[p, k] for k in near)) * wmax[todo]
+        for k in near:  # output frame j weighs sample j + taps - 1 - k by tap k
+            b += h[p, k] * m[todo + (taps - 1 - k)]
+        np.maximum(bound, b, out=bound)
+    bound *= margin
+    keep = bound > best
+    todo, bound = todo[keep], bound[keep]
+    if not todo.size:
+        return best
+    order = np.argsort(-bound, kind="stable")
+    todo, bound = todo[order], bound[order]
+    kernel = np.ascontiguousarray(phases[:, ::-1].T, dtype=np.float32)  # (taps, 4)
+    windows = sliding_window_view(xs, taps, axis=0)  # (n, C, taps), a view
+    for a in range(0, todo.size, chunk):
+        rows = todo[a:a + chunk][bound[a:a + chunk] > best]
+        if not rows.size:
+            break  # bounds only decrease from here
+        best = max(best, float(np.abs(windows[rows] @ kernel).max()))
+    return best
 
 
 def db(x: float) -> float:
