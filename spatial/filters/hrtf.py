@@ -127,11 +127,8 @@ class HrtfSet:
             bary = np.einsum("nij,nj->ni", inverses[f], uc)
             # coplanar facets (a flat ring's cap) tie: take the one that contains the hit
             bad = np.flatnonzero(bary.min(axis=1) < -1e-9)
-            for i in bad:
-                cand = np.flatnonzero(ratio[i] >= ratio[i, f[i]] * (1 - 1e-9) - 1e-12)
-                bc = np.einsum("cij,j->ci", inverses[cand], uc[i])
-                best = int(np.argmax(bc.min(axis=1)))
-                f[i], bary[i] = cand[best], bc[best]
+            if bad.size:
+                f[bad], bary[bad] = _containing(ratio[bad], f[bad], uc[bad], inverses)
             bary = np.clip(bary, 0.0, None)
             bary /= bary.sum(axis=1, keepdims=True)
             idx[lo:lo + _CHUNK] = simplices[f]
@@ -266,6 +263,19 @@ def _load_cached(path: Path, fs: int, eq: str) -> HrtfSet:
     except OSError:
         Path(tmp).unlink(missing_ok=True)
     return hrtf
+
+
+def _containing(ratio: np.ndarray, f: np.ndarray, u: np.ndarray, inverses: np.ndarray):
+    """Among the facets tied with facet f (n,) for the largest ratio (n, F), the one
+    whose barycentric coordinates of u (n, 3) have the largest minimum (the first
+    such facet on a tie): -> (facets (n,), barycentric (n, 3)). All rows at once:
+    every (row, candidate) pair in one einsum, the best pair of each row by a sort."""
+    rows = np.arange(len(f))
+    ii, cc = np.nonzero(ratio >= (ratio[rows, f] * (1 - 1e-9) - 1e-12)[:, None])
+    bc = np.einsum("nij,nj->ni", inverses[cc], u[ii])
+    order = np.lexsort((np.arange(ii.size), -bc.min(axis=1), ii))
+    first = order[np.flatnonzero(np.r_[True, ii[order][1:] != ii[order][:-1]])]
+    return cc[first], bc[first]
 
 
 def _energy_length(h: np.ndarray, kept: float) -> int:
