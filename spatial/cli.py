@@ -26,34 +26,6 @@ from spatial.errors import SceneError, SpatialError
 EXIT_BAD_INPUT = 2
 
 
-def _skip_scipy_doc_notes() -> None:
-    """Start-up of the rendering commands. scipy (1.15+) rewrites, while importing,
-    the docstring of every function it marks with xp_capabilities (numpydoc parse +
-    an "Array API support" note): ~0.35 s of importing scipy.signal, which the
-    meter and pyroomacoustics need. This process never shows those docstrings, so
-    they are left as they are; everything else about the decorator (its
-    capabilities table) is unchanged. Only the command does this, not `import
-    spatial`; without that private hook (another scipy) it does nothing."""
-    try:
-        from scipy._lib import _array_api
-    except ImportError:
-        return
-    if not hasattr(_array_api, "FunctionDoc") or "scipy.signal" in sys.modules:
-        return
-
-    class AsIs:  # the part of FunctionDoc the decorator uses, without parsing
-        def __init__(self, f):
-            self.doc = f.__doc__ or ""
-
-        def __getitem__(self, section):
-            return []  # the note appended to it is dropped
-
-        def __str__(self):
-            return "\n" + self.doc  # the decorator strips the first (signature) line
-
-    _array_api.FunctionDoc = AsIs
-
-
 def _load(path: str, fmt: str | None = None, hrtf: str | None = None):
     from spatial.scene.loader import load_scene
 
@@ -99,7 +71,6 @@ def _moving(stats: dict) -> str:
 
 
 def cmd_render(args) -> int:
-    _skip_scipy_doc_notes()
     scene = _load(args.scene, args.format, args.hrtf)
     out = Path(args.output) if args.output else Path.cwd() / (Path(args.scene).stem + ".wav")
     from spatial.writer import estimate_frames
@@ -141,7 +112,6 @@ def cmd_validate(args) -> int:
 
 
 def cmd_rir(args) -> int:
-    _skip_scipy_doc_notes()
     scene = _load(args.scene, args.format, args.hrtf)
     from spatial.renderer import impulse_response
 
