@@ -122,9 +122,14 @@ class _progress:
 def _plan(scene: Scene):
     from spatial.mix.plan import apply as apply_mix  # transitions, dialogue to centre
 
+    from threadpoolctl import threadpool_limits
+
     _check(scene)
-    spatialiser = _spatialiser(scene)
-    return apply_mix(scene, spatialiser, plan(scene, spatialiser))
+    # one BLAS thread while planning: the same filters, bit for bit, whatever the
+    # machine's BLAS threading (and OpenBLAS's threads only slowed planning down)
+    with threadpool_limits(limits=1, user_api="blas"):
+        spatialiser = _spatialiser(scene)
+        return apply_mix(scene, spatialiser, plan(scene, spatialiser))
 
 
 def _mixed(scene: Scene) -> bool:

@@ -370,3 +370,26 @@ def test_disk_cache_gives_the_same_set(tmp_path, monkeypatch):
     monkeypatch.setattr(hrtf_module, "_CACHE", {})
     rebuilt = hrtf_module.load_hrtf("default", 32000)
     np.testing.assert_array_equal(rebuilt.min_phase, built.min_phase)
+
+
+def test_processed_set_does_not_depend_on_blas_threads(tmp_path):
+    """Same scene, same output, bit for bit: the processed set (which the disk cache
+    then serves to every later render) is the same whether the process that built it
+    ran BLAS on one thread or two (summation order differs between them)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from spatial.filters.hrtf import load_hrtf\n"
+            "h = load_hrtf('default', 48000)\n"
+            "np.savez(sys.argv[1], min_phase=h.min_phase, delays=h.delays_s, hrirs=h.hrirs)\n")
+    out = {}
+    for threads in ("1", "2"):
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads,
+                   SPATIAL_CACHE_DIR=str(tmp_path / f"cache{threads}"))
+        target = tmp_path / f"set{threads}.npz"
+        subprocess.run([sys.executable, "-c", code, str(target)], env=env, check=True)
+        out[threads] = np.load(target)
+    for key in ("min_phase", "delays", "hrirs"):
+        assert np.array_equal(out["1"][key], out["2"][key]), key

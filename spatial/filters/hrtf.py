@@ -250,7 +250,12 @@ def _load_cached(path: Path, fs: int, eq: str) -> HrtfSet:
                            **{k: data[k] for k in _ARRAYS})
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         pass
-    hrtf = _build(path, fs, eq)
+    # one BLAS thread: a threaded BLAS sums in another order, and the set (hence every
+    # render through it) would depend on which process happened to fill the cache
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        hrtf = _build(path, fs, eq)
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=file.parent, suffix=".npz.part")
