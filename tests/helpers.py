@@ -76,3 +76,12 @@ def schroeder_t30(ir: np.ndarray, fs: int, band_hz: float) -> float:
     t = np.arange(i5, i35) / fs
     slope = np.polyfit(t, edc_db[i5:i35], 1)[0]  # dB per second
     return -60.0 / slope
+
+
+def fibonacci_sphere(n: int) -> np.ndarray:
+    """n directions spread evenly (equal solid angle each) over the sphere, (n, 3)."""
+    i = np.arange(n) + 0.5
+    z = 1.0 - 2.0 * i / n
+    phi = np.pi * (1.0 + 5.0 ** 0.5) * i
+    r = np.sqrt(1.0 - z * z)
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)

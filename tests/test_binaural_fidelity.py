@@ -15,7 +15,7 @@ import soundfile as sf
 from scipy import signal
 
 import spatial
-from helpers import noise_file, polar, scene
+from helpers import fibonacci_sphere, noise_file, polar, scene
 from spatial.errors import SceneError
 from spatial.filters.binaural import BinauralSpatialiser
 from spatial.filters.hrtf import DEFAULT_HRTF, load_hrtf
@@ -79,15 +79,6 @@ def rendered_itd(sp, directions, fs):
         spec, f = rendered_spectra(sp, directions[lo:lo + 100], fs)
         out[lo:lo + 100] = gcc_phat_itd(spec[:, 0], spec[:, 1], f)
     return out
-
-
-def fibonacci_sphere(n: int) -> np.ndarray:
-    """n directions spread evenly (equal solid angle each) over the sphere."""
-    i = np.arange(n) + 0.5
-    z = 1 - 2 * i / n
-    phi = np.pi * (1 + 5 ** 0.5) * i
-    r = np.sqrt(1 - z * z)
-    return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
 
 
 # -- timbre ------------------------------------------------------------------------------

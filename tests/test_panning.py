@@ -28,6 +28,8 @@ from spatial.filters.vbap import VbapPanner, vbap_gains
 from spatial.geometry import unit_vectors
 from spatial.scene.model import Output, Speaker
 
+from helpers import fibonacci_sphere
+
 EAR = dict(np.load(Path(__file__).parent / "data" / "ear_reference.npz"))
 BS2051 = {"stereo": "0+2+0", "5.1": "0+5+0", "7.1": "0+7+0", "5.1.4": "4+5+0", "7.1.4": "4+7+0"}
 AZIMUTHS = np.arange(-180.0, 181.0, 15.0)  # 0..180 on both sides
@@ -42,14 +44,6 @@ def layout(fmt):
 def grid(azimuths, elevations):
     az, el = np.meshgrid(np.asarray(azimuths, float), np.asarray(elevations, float))
     return unit_vectors(az.ravel(), el.ravel())
-
-
-def fibonacci_sphere(n: int) -> np.ndarray:
-    i = np.arange(n) + 0.5
-    z = 1.0 - 2.0 * i / n
-    phi = np.pi * (1.0 + 5.0 ** 0.5) * i
-    r = np.sqrt(1.0 - z * z)
-    return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
 
 
 def angle_deg(u, v) -> np.ndarray:
