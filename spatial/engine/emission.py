@@ -50,27 +50,29 @@ def emission_solve(x, c, t, lis, base, sign, speed, moving, tol, max_iter, tau, 
     p = np.empty(3)
     for m in range(n_t):
         for i in range(n_path):
-            _position(x, c, t[m], p)
-            d2 = 0.0
-            for k in range(3):
-                q = base[i, k] + sign[i, k] * p[k]
-                pos[i, m, k] = q
-                d2 += (q - lis[m, k]) ** 2
-            cur = np.sqrt(d2) / speed
+            cur = _path_delay(x, c, t[m], base[i], sign[i], lis[m], speed, p, pos[i, m])
             if moving:
                 for _ in range(max_iter):
-                    _position(x, c, t[m] - cur, p)
-                    d2 = 0.0
-                    for k in range(3):
-                        q = base[i, k] + sign[i, k] * p[k]
-                        pos[i, m, k] = q
-                        d2 += (q - lis[m, k]) ** 2
-                    new = np.sqrt(d2) / speed
+                    new = _path_delay(x, c, t[m] - cur, base[i], sign[i], lis[m], speed, p,
+                                      pos[i, m])
                     done = abs(new - cur) < tol
                     cur = new
                     if done:
                         break
             tau[i, m] = cur
+
+
+@numba.njit(**JIT)
+def _path_delay(x, c, s, base, sign, lis, speed, p, pos):
+    """Delay (s) from path x_i = base + sign * x(s) to the listener at `lis`; the path's
+    position goes to pos (3,), p is scratch (3,)."""
+    _position(x, c, s, p)
+    d2 = 0.0
+    for k in range(3):
+        q = base[k] + sign[k] * p[k]
+        pos[k] = q
+        d2 += (q - lis[k]) ** 2
+    return np.sqrt(d2) / speed
 
 
 @numba.njit(**JIT)
