@@ -21,7 +21,7 @@ import numpy as np
 from spatial.errors import SceneError
 
 DECODE_FRAMES = 16384  # frames decoded per soundfile call (a multiple of any block)
-QUALITY = "VHQ"  # soxr quality, as spatial.audio.resample
+QUALITY = "VHQ"  # soxr quality: very high
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ class Rendered:
 
     def write(self, path, subtype: str | None = None):
         """Write atomically to .wav (float32 default) or .flac; returns the path."""
-        from spatial.audio import write_audio
+        from spatial.writer import write_audio
 
         return write_audio(path, self.audio, self.sample_rate, subtype=subtype,
                            channel_mask=_channel_mask(self.format))
