@@ -4,7 +4,9 @@ A :class:`BlockReader` decodes a file a block at a time (soundfile), downmixes
 a point source to mono (the channel mean) or keeps a bed's channels, and
 resamples with soxr's streaming resampler (the same samples as
 ``soxr.resample`` on the whole file, whatever the block size). Memory is a few
-blocks per file, whatever the file's length.
+blocks per file, whatever the file's length. A compressed or resampled file is
+decoded once: its stream is cached on disk as it is read, and later renders read
+the cache (:mod:`spatial.source_cache`: the same samples, bit for bit).
 
 :func:`probe` opens a file once at planning time, so a missing or unreadable
 file is refused before any rendering starts; a NaN found while streaming is
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spatial import source_cache
 from spatial.errors import SceneError
 
 DECODE_FRAMES = 16384  # frames decoded per soundfile call (a multiple of any block)
@@ -32,6 +35,8 @@ class FileInfo:
     channels: int
     frames: int  # at the file's own rate
     sample_rate: int
+    format: str = ""  # libsndfile's major format and subtype ("FLAC", "PCM_24")
+    subtype: str = ""
 
     def length_at(self, fs: int) -> int:
         """Frames after resampling to fs: soxr's length, round(frames * fs / rate)."""
@@ -53,7 +58,8 @@ def probe(path, key: str | None = None) -> FileInfo:
     path = Path(path)
     try:
         with sf.SoundFile(str(path)) as f:
-            return FileInfo(path, int(f.channels), int(f.frames), int(f.samplerate))
+            return FileInfo(path, int(f.channels), int(f.frames), int(f.samplerate),
+                            str(f.format), str(f.subtype))
     except Exception as exc:  # libsndfile's reasons are varied; the message says which
         raise _fail(path, key, exc) from None
 
@@ -67,33 +73,50 @@ class BlockReader:
 
     def __init__(self, info: FileInfo, fs: int, *, mono: bool, gain: float = 1.0,
                  key: str | None = None):
-        import soundfile as sf
-
         self.info, self.key, self.gain = info, key, float(gain)
         self.mono = bool(mono)
         self.channels = 1 if mono else info.channels
         self.length = info.length_at(fs)
         self.position = 0  # frames handed out so far
+        self._eof = False
+        self._pending = np.zeros((0, self.channels))  # decoded (and resampled), not handed out
+        self._file = self._resampler = self._cached = self._filler = None
+        slot = source_cache.Slot.find(info, fs, self.mono, QUALITY)
+        self._cached = slot.open() if slot is not None else None
+        if self._cached is not None:
+            return  # the stream comes from the cache: no decoder, no resampler
+        import soundfile as sf
+
         try:
             self._file = sf.SoundFile(str(info.path))
         except Exception as exc:
             raise _fail(info.path, key, exc) from None
-        self._resampler = None
         if info.sample_rate != fs:
             import soxr
 
             self._resampler = soxr.ResampleStream(info.sample_rate, fs, self.channels,
                                                   dtype="float64", quality=QUALITY)
-        self._eof = False
-        self._pending = np.zeros((0, self.channels))  # decoded (and resampled), not handed out
+        if slot is not None:
+            self._filler = slot.create()  # the stream is written to the cache as it is read
+
+    @property
+    def cached(self) -> bool:
+        """True when the stream is read from the source cache."""
+        return self._cached is not None
 
     @property
     def cost(self) -> float:
         """Relative decoding cost per frame (for sharing streams among threads)."""
+        if self._cached is not None:
+            return self.channels * 0.25
         return self.info.channels * (2.0 if self._resampler is not None else 1.0)
 
     def close(self) -> None:
-        self._file.close()
+        if self._filler is not None:
+            self._filler.discard()  # a stream not read to its end leaves no entry
+        for f in (self._file, self._cached):
+            if f is not None:
+                f.close()
 
     def __enter__(self):
         return self
@@ -103,6 +126,13 @@ class BlockReader:
 
     def _decode(self) -> np.ndarray:
         """The next chunk of the stream at rate fs (may be empty before the end)."""
+        if self._cached is not None:
+            try:
+                data = self._cached.read(DECODE_FRAMES)
+            except OSError as exc:
+                raise _fail(self.info.path, self.key, exc) from None
+            self._eof = data.shape[0] < DECODE_FRAMES
+            return data
         try:
             data = self._file.read(DECODE_FRAMES, dtype="float64", always_2d=True)
         except Exception as exc:
@@ -117,6 +147,8 @@ class BlockReader:
             data = self._resampler.resample_chunk(np.ascontiguousarray(data), last=last)
             data = np.asarray(data, dtype=np.float64).reshape(-1, self.channels)
         self._eof = last
+        if self._filler is not None:
+            self._filler.write(data, last)
         return data
 
     def read_into(self, out: np.ndarray) -> None:
