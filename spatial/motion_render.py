@@ -13,7 +13,10 @@ Per engine block of B samples and moving source:
    their static head-locked filters, shared by all moving sources);
 4. the direct path's spatial filter is taken at the control points (every control
    block, at its start and end) and applied by FFT to overlapping frames; outputs of
-   successive filters are crossfaded linearly across each control block.
+   successive filters are crossfaded linearly across each control block. Binaural
+   filters are blended in the frequency domain from the HRTF set's measured spectra
+   (each computed once), their delays applied as a linear phase, all sources summed
+   before one inverse FFT per frame (:func:`spatial.engine.motion_kernels.direct_spectra`).
 The feeds join the static inputs of the engine's stage 1; the direct output is added.
 """
 from __future__ import annotations
@@ -28,6 +31,8 @@ import scipy.fft
 
 from spatial.engine.delay import LAGRANGE_AFTER, LAGRANGE_BEFORE, tap_delay_sum
 from spatial.engine.emission import emission_solve, image_weights
+from spatial.engine.motion_kernels import direct_spectra
+from spatial.filters.binaural import BinauralSpatialiser
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND
 from spatial.motion import (IMAGE_GRID, PAN_CUTOFF_DEG, VIRTUAL_DIRECTIONS, MotionPlan,
                             pan_weights, world_to_head)
@@ -139,7 +144,7 @@ class MotionProcessor:
         weakref.finalize(self, self._pool.shutdown, wait=False)
         n = np.arange(self.control)
         self.ramp = (n + 0.5) / self.control  # linear crossfade across a control block
-        self.bins = np.arange(self.nf // 2 + 1)
+        self._spectra = self._have = None  # HRTF spectra, filled as directions are used
 
     # -- per block -----------------------------------------------------------------------
 
@@ -236,27 +241,47 @@ class MotionProcessor:
         """The moving direct paths, spatialised with crossfaded filters: (C, B)."""
         B, cb, nf, C = self.B, self.control, self.nf, self.C
         K = B // cb
+        L = len(live)
         idx = np.arange(K + 1) * (cb // self.grid)  # control points on the grid
         dirs = np.concatenate([d[idx] for d in directs])  # (L (K+1), 3)
-        irs, delays = self.mp.spatialiser.responses(dirs)
-        # single precision from here, as the engine's stage 1 (float32)
-        spec = scipy.fft.rfft(irs.astype(np.float32), n=nf, axis=-1)  # (L(K+1), C, F)
-        # the spatialiser's delays as phase: exp(-2 pi i k d / nf), by a running product
-        # (in double precision: 1000 products)
-        step = np.exp(-2j * np.pi * (delays * self.fs) / nf)[..., None]
-        phase = np.empty(spec.shape, complex)
-        phase[..., 0] = 1.0
-        phase[..., 1:] = step
-        np.cumprod(phase, axis=-1, out=phase)
-        spec *= phase
-        spec = spec.reshape(len(live), K + 1, C, -1)
+        S, rows, w, delays = self._filters(dirs)
         frames = np.stack([np.lib.stride_tricks.sliding_window_view(
             self.states[k].direct, nf)[cb::cb][:K + 1] for k in live]).astype(np.float32)
-        # the crossfade is the same for every source: sum the sources' spectra first,
-        # one inverse FFT per frame and channel instead of one per source too
-        total = np.einsum("lkf,lkcf->kcf", scipy.fft.rfft(frames, axis=-1), spec)
+        # single precision, as the engine's stage 1; the sources' spectra are summed
+        # before the inverse FFT (the crossfade is the same for all): one per frame
+        # and channel (spatial.engine.motion_kernels.direct_spectra)
+        total = np.zeros((K + 1, C, nf // 2 + 1), np.complex64)
+        direct_spectra(scipy.fft.rfft(frames, axis=-1), S, rows.reshape(L, K + 1, -1),
+                       w.reshape(L, K + 1, -1), delays.reshape(L, K + 1, C) * self.fs,
+                       nf, total)
         y = scipy.fft.irfft(total, n=nf, axis=-1)  # (K+1, C, nf)
         fall = y[:K, :, nf - cb:]  # filter j over control block j
         rise = y[1:, :, nf - 2 * cb:nf - cb]  # filter j+1 over control block j
         seg = fall + (rise - fall) * self.ramp.astype(np.float32)  # (K, C, cb)
         return seg.transpose(1, 0, 2).reshape(C, B)
+
+    def _filters(self, dirs: np.ndarray):
+        """Spatial filters of the directions (N, 3) as blends of stored spectra:
+        (S (Q, C, F) complex64, rows (N, J), weights (N, J), delays (N, C) s).
+
+        Binaural: the HRTF set's measured responses (their spectra computed once, when
+        first used) with its barycentric weights, as HrtfSet.interpolate blends the
+        HRIRs; any other spatialiser: the spectra of its responses, weight 1."""
+        sp = self.mp.spatialiser
+        if type(sp) is BinauralSpatialiser:
+            hrtf = sp.hrtf
+            rows, w = hrtf.weights_for(dirs)
+            delays = np.einsum("nk,nke->ne", w, hrtf.delays_s[rows])
+            if self._spectra is None:
+                self._spectra = np.zeros((hrtf.min_phase.shape[0], self.C, self.nf // 2 + 1),
+                                         np.complex64)
+                self._have = np.zeros(hrtf.min_phase.shape[0], bool)
+            new = np.unique(rows[~self._have[rows]])
+            if new.size:
+                self._spectra[new] = scipy.fft.rfft(hrtf.min_phase[new], n=self.nf, axis=-1)
+                self._have[new] = True
+            return self._spectra, rows, w, delays
+        irs, delays = sp.responses(dirs)
+        S = scipy.fft.rfft(np.asarray(irs, np.float64), n=self.nf, axis=-1).astype(np.complex64)
+        n = S.shape[0]
+        return S, np.arange(n).reshape(n, 1), np.ones((n, 1)), delays
