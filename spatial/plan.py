@@ -100,13 +100,14 @@ def relocate(err: SceneError, scene: Scene, default_key: str) -> SceneError:
 
 def _lfe_feed(fs: int, gain: float, delay_s: float) -> np.ndarray:
     """A 4th-order 120 Hz low-pass impulse response (100 ms), delayed and scaled. (n,)"""
-    from scipy import signal
+    from spatial.mix.biquads import butter_lowpass, sosfilt  # (not scipy.signal: start-up)
 
-    sos = signal.butter(4, LFE_CUTOFF_HZ, fs=fs, output="sos")
+    sos = butter_lowpass(4, LFE_CUTOFF_HZ, fs)
     impulse = np.zeros(int(0.1 * fs))
     impulse[0] = 1.0
     d = int(round(delay_s * fs))
-    return np.concatenate([np.zeros(d), gain * signal.sosfilt(sos, impulse)])
+    lowpassed, _ = sosfilt(sos, impulse, np.zeros((sos.shape[0], 2)))
+    return np.concatenate([np.zeros(d), gain * lowpassed])
 
 
 def source_filter(scene: Scene, source: Source, spatialiser, fs: int

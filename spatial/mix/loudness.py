@@ -14,7 +14,8 @@ the measures need, so a programme of any length is measured in bounded memory
 
 K-weighting is the two biquads of BS.1770 (the high shelf of the head and the
 RLB high-pass) designed for any rate as in libebur128 (exact at 48 kHz); the
-filters keep their state between blocks (scipy's sosfilt zi).
+filters keep their state between blocks (:func:`spatial.mix.biquads.sosfilt`, a numba
+kernel: scipy.signal is not imported on a render's path, it costs ~0.6 s of start-up).
 
 Channel weights (BS.1770-4 table 4): the LFE does not count; loudspeakers at
 60..120 degrees of azimuth (either side) and below 30 degrees of elevation
@@ -25,7 +26,8 @@ two-channel stereo.
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
+
+from spatial.mix.biquads import sosfilt
 
 STEP_S = 0.1  # the meter's resolution: 100 ms steps
 GATE_BLOCKS = 4  # 400 ms gating block = 4 steps (75 % overlap)
@@ -100,7 +102,7 @@ class Meter:
         x = np.asarray(block, np.float64).reshape(block.shape[0], -1)
         if not x.shape[0]:
             return
-        y, self.zi = signal.sosfilt(self.sos, x, axis=0, zi=self.zi)
+        y, self.zi = sosfilt(self.sos, x, self.zi)
         power = (y * y) @ self.weights  # (n,) weighted sum over channels
         i = 0
         while i < power.size:
@@ -178,7 +180,11 @@ def interpolator() -> np.ndarray:
     BS.1770-4 annex 2 (and of ffmpeg's ebur128): the samples and the points
     1/4, 1/2 and 3/4 of the way between them."""
     n = OVERSAMPLE * TRUE_PEAK_TAPS + 1
-    h = signal.firwin(n, 1.0 / OVERSAMPLE, window=("kaiser", 9.0)) * OVERSAMPLE
+    # scipy.signal.firwin(n, 1 / OVERSAMPLE, window=("kaiser", 9.0)), written out: the
+    # ideal low-pass (sinc) times the window, scaled to unit gain at DC
+    m = np.arange(n) - 0.5 * (n - 1)
+    h = np.sinc(m / OVERSAMPLE) / OVERSAMPLE * np.kaiser(n, 9.0)
+    h = h / h.sum() * OVERSAMPLE
     h = np.concatenate([h, np.zeros(OVERSAMPLE - 1)])  # 4 (taps + 1) taps
     return h.reshape(-1, OVERSAMPLE).T
 
