@@ -93,9 +93,8 @@ def room_absorption(room) -> dict[str, np.ndarray]:
 
 def air_absorption_coeffs() -> np.ndarray:
     """pyroomacoustics' air attenuation per band, (7,), energy, 1/m (20 C, 30-50 % RH)."""
-    from pyroomacoustics.parameters import Physics
+    from spatial.room.pra_data import AIR_ABSORPTION as table  # pra's, without importing it
 
-    table = Physics().get_air_absorption()
     return np.interp(np.log2(BANDS_HZ), np.log2(table["center_freqs"]), table["coeffs"])
 
 
