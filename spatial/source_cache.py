@@ -22,16 +22,17 @@ Key
     a hash of the resolved path, size, mtime_ns, ctime_ns and inode of the file,
     its first and last 64 KiB, the render rate, the channel handling (mono
     downmix or n bed channels), the soxr quality, the sample type, the cache
-    format version and the libsndfile and soxr versions. A file rewritten in
-    any way (even to the same size) has a new key, so a stale entry is never
-    read; its old entry ages out.
+    format version and the libsndfile and soxr versions. A file rewritten (even
+    to the same size, even with its old mtime put back: the ctime changes, and
+    no tool sets it back) has a new key, so a stale entry is not read; the old
+    entry ages out.
 Where
     ``$SPATIAL_CACHE_DIR/sources``, else ``$XDG_CACHE_HOME/spatial/sources``, else
     ``~/.cache/spatial/sources``: the HRTF cache's root
     (:func:`spatial.filters.hrtf.cache_dir`) plus ``sources``.
 Bounds
-    a stream of more than FILE_LIMIT bytes decoded (512 MiB: about 46 minutes
-    of mono at 48 kHz in float64) is not cached, it is streamed from its file
+    a stream of more than FILE_LIMIT bytes decoded (512 MiB: 46 minutes of
+    float32 mono at 48 kHz, 23 of float64) is not cached, it is streamed from its file
     as before; the folder holds at most ``$SPATIAL_SOURCE_CACHE_MB`` MiB (default
     4096), the least recently used entries are removed past it (a hit touches
     its entry's mtime). Nothing is written when the disk would keep less than
