@@ -7,7 +7,7 @@ Per engine block of B samples and moving source:
 2. on the grid (every GRID samples, and at the block's end) the listener's position
    and yaw, and the emission-time delay, position, gain and direction of the direct
    path and of every moving image are computed (vectorised numpy);
-3. :func:`spatial.engine.delay.tap_delay_sum` reads the delay line: the direct path's
+3. :func:`spatial.engine.delay.tap_delay_sum_coef` reads the delay line: the direct path's
    dry signal (with 1 / r) and its unit-gain copy (the feed of the later reflections'
    static filter), and every image panned onto the virtual directions (the feeds of
    their static head-locked filters, shared by all moving sources);
@@ -29,7 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.fft
 
-from spatial.engine.delay import LAGRANGE_AFTER, LAGRANGE_BEFORE, tap_delay_sum
+from spatial.engine.delay import (LAGRANGE_AFTER, LAGRANGE_BEFORE, lagrange4_coefficients,
+                                  tap_delay_sum_coef)
 from spatial.engine.emission import emission_solve, image_weights
 from spatial.engine.motion_kernels import direct_spectra
 from spatial.filters.binaural import BinauralSpatialiser
@@ -72,6 +73,7 @@ class _State:
     def __init__(self, hist: int, block: int, frame: int, control: int):
         self.hist = hist
         self.buf = np.zeros(hist + block)  # dry input, [history | this block]
+        self.coef = np.zeros((4, hist + block))  # its cubics (spatial.engine.delay)
         self.direct = np.zeros(frame + block + control)  # [frame history | block | zeros]
         self.last_active = -(1 << 40)
 
@@ -168,6 +170,8 @@ class MotionProcessor:
                 continue  # rung out: every buffer is zero
             st.buf[:st.hist] = st.buf[B:]
             st.buf[st.hist:] = row
+            st.coef[:, :st.hist] = st.coef[:, B:]  # those whose 4 samples were all held
+            lagrange4_coefficients(st.buf, st.hist - 2, st.buf.size - 2, st.coef)
             direct_dir = self._taps(k, src, st, t, lis_pos, yaw, feeds, x)
             live.append(k)
             directs.append(direct_dir)
@@ -199,7 +203,8 @@ class MotionProcessor:
         delays = np.minimum(self._delays(tau, src.frozen, 0, 1), limit)
         gains = np.stack([1.0 / r, np.ones_like(r)], axis=-1)[None]  # (1, M, 2)
         dry = np.zeros((2, self.B))
-        tap_delay_sum(st.buf, st.hist, np.ascontiguousarray(delays), gains, self.grid, dry)
+        tap_delay_sum_coef(st.coef, st.hist, np.ascontiguousarray(delays), gains, self.grid,
+                           dry)
         st.direct[:self.nf] = st.direct[self.B:self.B + self.nf]
         st.direct[self.nf:self.nf + self.B] = dry[0]
         if k in self.rem_row:
@@ -225,7 +230,8 @@ class MotionProcessor:
                       MIN_DISTANCE_M, SPEED_OF_SOUND, w)
         d_i = self._delays(tau_i, src.frozen, 1, tau_i.shape[0]) - self.mp.pre_delay
         d_i = np.clip(d_i, LAGRANGE_BEFORE + 1, limit)
-        tap_delay_sum(st.buf, st.hist, np.ascontiguousarray(d_i), w, self.image_grid, feeds)
+        tap_delay_sum_coef(st.coef, st.hist, np.ascontiguousarray(d_i), w, self.image_grid,
+                           feeds)
 
     @staticmethod
     def _solve(st, t, lis_pos, base, sign, tol):
