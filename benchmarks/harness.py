@@ -8,6 +8,9 @@
 - cores: a child for "n cores" is pinned to n CPUs (sched_setaffinity) with
   NUMBA_NUM_THREADS, OMP/OPENBLAS/MKL_NUM_THREADS and SPATIAL_BENCH_WORKERS = n;
   with n = 1 the spatial child also sets scipy.fft's default workers to 1.
+- the decoded-source cache (spatial.source_cache) is off in every child
+  (SPATIAL_SOURCE_CACHE=0: "source cache cold", every run decodes and resamples its
+  files) unless a row asks for it warm: then an untimed render fills it first.
 """
 from __future__ import annotations
 
@@ -31,11 +34,12 @@ from scenes import DEFAULT_CACHE  # noqa: E402
 
 # ---------------------------------------------------------------- children
 
-def child_env(cores: int) -> dict:
+def child_env(cores: int, source_cache: str = "cold") -> dict:
     env = dict(os.environ)
     for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                 "MKL_NUM_THREADS", "SPATIAL_BENCH_WORKERS"):
         env[var] = str(cores)
+    env["SPATIAL_SOURCE_CACHE"] = "1" if source_cache == "warm" else "0"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
@@ -57,13 +61,14 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
-def run_measured(cmd: list[str], cores: int, rss_cap_mib: float | None = None) -> dict:
+def run_measured(cmd: list[str], cores: int, rss_cap_mib: float | None = None,
+                 source_cache: str = "cold") -> dict:
     """Run cmd in a child on `cores` CPUs: wall time, the child's own peak RSS (os.wait4
     reports it for that child alone), its output. With rss_cap_mib, the child is killed
     when its resident size passes the cap (a shared machine must not run out of memory)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=child_env(cores),
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=child_env(cores, source_cache),
                                 preexec_fn=pinned(cores))
         killed = False
         while True:
@@ -123,17 +128,20 @@ def spatial_child(job: dict) -> dict:
 
 
 def bench_spatial(scene: Path, runs: int, cores: int, mode: str = "memory",
-                  save: Path | None = None, out: Path | None = None, warmup: bool = True
-                  ) -> dict:
-    job = {"scene": str(scene), "runs": runs, "mode": mode, "warmup": warmup,
+                  save: Path | None = None, out: Path | None = None, warmup: bool = True,
+                  source_cache: str = "cold") -> dict:
+    """source_cache "warm": the warm-up render (always done then) fills the cache."""
+    job = {"scene": str(scene), "runs": runs, "mode": mode,
+           "warmup": warmup or source_cache == "warm",
            "save": str(save) if save else None, "out": str(out) if out else None}
     res = run_measured([sys.executable, str(HERE / "harness.py"), "--spatial-child",
-                        json.dumps(job)], cores)
+                        json.dumps(job)], cores, source_cache=source_cache)
     if res["returncode"] != 0:
         raise RuntimeError(f"spatial child failed ({res['returncode']}):\n{res['stderr'][-3000:]}")
     info = json.loads(res["stdout"].strip().splitlines()[-1])
     info["maxrss_mib"] = res["maxrss_mib"]
     info["cores"] = cores
+    info["source_cache"] = source_cache
     for key in ("wall_s", "plan_s", "convolve_s"):
         vals = [r[key] for r in info["runs"] if key in r]
         info[key] = float(np.median(vals)) if vals else None
@@ -146,19 +154,23 @@ def spatial_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "spatial"]
 
 
-def bench_command(scene: Path, runs: int, cores: int, out: Path) -> dict:
-    """`spatial render SCENE -o OUT -q` in a child, `runs` times: whole-command wall time."""
+def bench_command(scene: Path, runs: int, cores: int, out: Path,
+                  source_cache: str = "cold") -> dict:
+    """`spatial render SCENE -o OUT -q` in a child, `runs` times: whole-command wall time.
+    source_cache "warm": after one untimed run that fills the cache."""
     walls, rss = [], []
-    for _ in range(runs):
+    for k in range(runs + (source_cache == "warm")):
         res = run_measured(spatial_command() + ["render", str(scene), "-o", str(out), "-q"],
-                           cores)
+                           cores, source_cache=source_cache)
+        if source_cache == "warm" and k == 0:
+            continue
         if res["returncode"] != 0:
             raise RuntimeError(f"spatial render failed ({res['returncode']}): "
                                f"{res['stderr'][-3000:]}")
         walls.append(res["wall_s"])
         rss.append(res["maxrss_mib"])
     return {"wall_s": float(np.median(walls)), "walls": walls, "maxrss_mib": max(rss),
-            "cores": cores}
+            "cores": cores, "source_cache": source_cache}
 
 
 # ---------------------------------------------------------------- options and output

@@ -98,10 +98,12 @@ def measure_pra(spec: SceneSpec, args, peer: bool) -> dict:
 
 
 def measure_scene(spec: SceneSpec, args, title: str, peer: bool = True,
-                  stream: bool = False) -> dict:
+                  stream: bool = False, warm: bool = False) -> dict:
     """Everything for one scene; prints its table and returns the figures. The 1-core run
     only with args.one_core; pyroomacoustics only with `peer`; with `stream`, also
-    spatial.render_to_file (a WAV in a temporary folder) when spatial has it."""
+    spatial.render_to_file (a WAV in a temporary folder) when spatial has it. Every row
+    runs with the decoded-source cache off (cold); with `warm`, spatial.render and the
+    command are also measured with it filled (rows "source cache warm")."""
     import spatial
 
     scene_path = write_scene(spec, args.cache)
@@ -115,13 +117,19 @@ def measure_scene(spec: SceneSpec, args, title: str, peer: bool = True,
         if stream and hasattr(spatial, "render_to_file"):
             sp["file"] = bench_spatial(scene_path, args.runs, 2, mode="file",
                                        out=work / "stream.wav", warmup=args.warmup)
+        if warm:
+            sp["warm"] = bench_spatial(scene_path, args.runs, 2, source_cache="warm")
         command = bench_command(scene_path, args.runs, 2, work / "out.wav")
+        command_warm = (bench_command(scene_path, args.runs, 2, work / "out.wav",
+                                      source_cache="warm") if warm else None)
         reference = np.load(work / "out.npy")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     res = {"scene": str(scene_path), "seconds": spec.seconds, "sources": len(spec.sources),
            "format": spec.fmt, "runs": args.runs, "spatial": sp, "command": command,
            "pra_order": args.pra_order}
+    if command_warm is not None:
+        res["command_warm"] = command_warm
     print("  oaconvolve and the FFT floor ...", flush=True)
     res.update(measure_peers(spec, args, reference))
     if peer and not args.skip_peer and spec.fmt == "binaural":
@@ -131,14 +139,15 @@ def measure_scene(spec: SceneSpec, args, title: str, peer: bool = True,
     s = spec.seconds
     rtf = lambda t: fmt(s / t if t else None, ".1f")  # noqa: E731
     rows = []
-    for c in (*cores, "file")[:len(sp)]:
-        r = sp[c]
+    cached = lambda r: f", source cache {r['source_cache']}" if warm else ""  # noqa: E731
+    for r in sp.values():
         n = r["cores"]
-        rows.append([f"spatial.{r['api']}, {n} core{'s' if n > 1 else ''}", fmt(r["wall_s"]),
-                     rtf(r["wall_s"]), fmt(r["plan_s"]), fmt(r["convolve_s"]),
-                     fmt(r["maxrss_mib"], ".0f")])
-    rows.append(["spatial render command, 2 cores", fmt(command["wall_s"]),
-                 rtf(command["wall_s"]), "", "", fmt(command["maxrss_mib"], ".0f")])
+        rows.append([f"spatial.{r['api']}, {n} core{'s' if n > 1 else ''}{cached(r)}",
+                     fmt(r["wall_s"]), rtf(r["wall_s"]), fmt(r["plan_s"]),
+                     fmt(r["convolve_s"]), fmt(r["maxrss_mib"], ".0f")])
+    for c in (command, command_warm) if warm else (command,):
+        rows.append([f"spatial render command, 2 cores{cached(c)}", fmt(c["wall_s"]),
+                     rtf(c["wall_s"]), "", "", fmt(c["maxrss_mib"], ".0f")])
     for order, p in res["pra"].items():
         if order != "skipped" and "failed" not in p:
             n_runs = "" if p["runs"] == args.runs else f" ({p['runs']} run)"
@@ -161,6 +170,11 @@ def measure_scene(spec: SceneSpec, args, title: str, peer: bool = True,
                          f"{res['oaconvolve_vs_spatial']:.1e} of the peak"
                          if "oaconvolve_vs_spatial" in res else ""),
              res["floor_plan"]]
+    notes.append("source cache (spatial.source_cache): " + (
+        "cold = SPATIAL_SOURCE_CACHE=0, every run decodes and resamples its files; warm = "
+        "the decoded sources read from the cache (its usual folder), filled by an untimed "
+        "warm-up render first (even with --quick)" if warm else "off (SPATIAL_SOURCE_CACHE=0): every run decodes "
+        "and resamples its files"))
     if not args.one_core:
         notes.append("1 core: not run (--quick)")
     if "skipped" in res["pra"]:
