@@ -217,6 +217,9 @@ def load_hrtf(spec: str | Path, fs: int, eq: str = "diffuse-field") -> HrtfSet:
 
 
 _ARRAYS = ("directions", "min_phase", "delays_s", "hrirs", "weights")
+# the hull of the directions is cached too: triangulating needs scipy.spatial, whose
+# import (~0.6 s, scipy.sparse with it) would otherwise be paid by every binaural render
+_HULL = ("hull_simplices", "hull_normals", "hull_offsets", "hull_inverses")
 _MODULES = ("hrtf.py", "hrtf_cap.py", "hrtf_eq.py", "hrtf_phase.py", "hrtf_sofa.py")
 
 
@@ -247,7 +250,7 @@ def _load_cached(path: Path, fs: int, eq: str) -> HrtfSet:
         file = _cache_file(path, fs, eq)
         with np.load(file, allow_pickle=False) as data:
             return HrtfSet(fs=fs, source=str(path), eq=eq, n_measured=int(data["n_measured"]),
-                           **{k: data[k] for k in _ARRAYS})
+                           _hull=tuple(data[k] for k in _HULL), **{k: data[k] for k in _ARRAYS})
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         pass
     # one BLAS thread: a threaded BLAS sums in another order, and the set (hence every
@@ -263,7 +266,8 @@ def _load_cached(path: Path, fs: int, eq: str) -> HrtfSet:
         return hrtf
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, n_measured=hrtf.n_measured, **{k: getattr(hrtf, k) for k in _ARRAYS})
+            np.savez(f, n_measured=hrtf.n_measured, **dict(zip(_HULL, hrtf._hull)),
+                     **{k: getattr(hrtf, k) for k in _ARRAYS})
         os.replace(tmp, file)
     except OSError:
         Path(tmp).unlink(missing_ok=True)
