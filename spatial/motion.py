@@ -25,8 +25,9 @@ What a moving source goes through (:mod:`spatial.motion_render` runs it):
   gain (walls' band gains, energy-averaged over the bands, air absorption, 1 / r, the
   crossover fade) and direction, panned with smooth power-normalised weights onto
   :data:`VIRTUAL_DIRECTIONS` (26 head-locked directions) whose spatial filters are
-  static inputs of the engine. Gains and weights move on the same grid, so a turning
-  listener turns the reflections too.
+  static inputs of the engine. Their delays, gains and weights move on a grid every
+  :data:`IMAGE_GRID` samples (their directions change slowly), linear in between;
+  a turning listener turns the reflections too.
 - **Later early reflections** (image order >= 3, before the crossover): a static
   filter of their delays relative to the direct path (directions, levels and LFE feed
   at the source's start), fed by the direct path's Doppler-delayed signal: they follow
@@ -47,7 +48,8 @@ from spatial.trajectory import Trajectory
 CONTROL_S = 0.01  # direct-path filter updates about every 10 ms: the power of two of
 # samples nearest to it (512 at 44.1 and 48 kHz: 11.6 and 10.7 ms; 1024 at 96 kHz)
 GRID = 32  # samples between delay / gain points of the direct path
-IMAGE_GRID = 128  # samples between delay / gain / pan-weight points of the reflections
+IMAGE_GRID = 512  # samples between delay / gain / pan-weight points of the reflections
+# (was 128: 4x the emission solves and weights for the same click figures, see the tests)
 MAX_DISCRETE_ORDER = 2  # image orders rendered as moving taps
 PAN_CUTOFF_DEG = 55.0  # a virtual direction further than this from a tap gets nothing
 
