@@ -173,8 +173,8 @@ def measure_scene(spec: SceneSpec, args, title: str, peer: bool = True,
     notes.append("source cache (spatial.source_cache): " + (
         "cold = SPATIAL_SOURCE_CACHE=0, every run decodes and resamples its files; warm = "
         "the decoded sources read from the cache (its usual folder), filled by an untimed "
-        "warm-up render first (even with --quick)" if warm else "off (SPATIAL_SOURCE_CACHE=0): every run decodes "
-        "and resamples its files"))
+        "warm-up render first (even with --quick)" if warm else
+        "off (SPATIAL_SOURCE_CACHE=0): every run decodes and resamples its files"))
     if not args.one_core:
         notes.append("1 core: not run (--quick)")
     if "skipped" in res["pra"]:
