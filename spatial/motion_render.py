@@ -32,7 +32,7 @@ import scipy.fft
 from spatial.engine.delay import (LAGRANGE_AFTER, LAGRANGE_BEFORE, lagrange4_coefficients,
                                   tap_delay_sum_coef)
 from spatial.engine.emission import emission_solve, image_weights
-from spatial.engine.motion_kernels import direct_spectra
+from spatial.engine.motion_kernels import direct_spectra, hull_weights
 from spatial.filters.binaural import BinauralSpatialiser
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND
 from spatial.motion import (IMAGE_GRID, PAN_CUTOFF_DEG, VIRTUAL_DIRECTIONS, MotionPlan,
@@ -271,12 +271,13 @@ class MotionProcessor:
         (S (Q, C, F) complex64, rows (N, J), weights (N, J), delays (N, C) s).
 
         Binaural: the HRTF set's measured responses (their spectra computed once, when
-        first used) with its barycentric weights, as HrtfSet.interpolate blends the
-        HRIRs; any other spatialiser: the spectra of its responses, weight 1."""
+        first used) with its barycentric weights (HrtfSet.weights_for's, by the numba
+        twin hull_weights), as HrtfSet.interpolate blends the HRIRs; any other spatialiser: the spectra of its responses, weight 1."""
         sp = self.mp.spatialiser
         if type(sp) is BinauralSpatialiser:
             hrtf = sp.hrtf
-            rows, w = hrtf.weights_for(dirs)
+            rows, w = np.empty((len(dirs), 3), np.intp), np.empty((len(dirs), 3))
+            hull_weights(np.ascontiguousarray(dirs, dtype=np.float64), *hrtf._hull, rows, w)
             delays = np.einsum("nk,nke->ne", w, hrtf.delays_s[rows])
             if self._spectra is None:
                 self._spectra = np.zeros((hrtf.min_phase.shape[0], self.C, self.nf // 2 + 1),

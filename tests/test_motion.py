@@ -93,6 +93,35 @@ def test_direct_spectra_kernel_equals_numpy_reference():
                                atol=1e-5 * np.abs(y).max())
 
 
+def test_hull_weights_kernel_equals_hrtf_weights_for(tmp_path):
+    """The direct path's numba facet search gives HrtfSet.weights_for's measured
+    directions and barycentric weights: along paths (the previous facet tried first),
+    at random directions, and under the flat bottom cap (tied coplanar facets)."""
+    from spatial.engine.motion_kernels import hull_weights
+    from spatial.renderer import _spatialiser
+
+    noise_file(tmp_path / "n.wav", 0.1)
+    hrtf = _spatialiser(Scene(Listener((0.0, 0.0, 0.0)), (
+        Source("n", tmp_path / "n.wav", (1.0, 0.0, 0.0)),))).hrtf
+    rng = np.random.default_rng(0)
+    t = np.linspace(0.0, 1.0, 200)[:, None]
+    u = [a * (1 - t) + b * t for a, b in rng.standard_normal((30, 2, 3))]
+    u += [rng.standard_normal((1000, 3)), np.c_[0.2 * rng.standard_normal((300, 2)),
+                                                -np.ones(300)]]
+    u = np.concatenate(u)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    idx, w = np.empty((len(u), 3), np.intp), np.empty((len(u), 3))
+    hull_weights(u, *hrtf._hull, idx, w)
+    ref_idx, ref_w = hrtf.weights_for(u)
+
+    def dense(i, wt):  # weights over all directions: equal even if a tie picks another facet
+        out = np.zeros((len(u), hrtf.directions.shape[0]))
+        np.add.at(out, (np.arange(len(u))[:, None], i), wt)
+        return out
+
+    np.testing.assert_allclose(dense(idx, w), dense(ref_idx, ref_w), rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("interpolation", ["spline", "linear", "static"])
 def test_emission_kernel_equals_numpy_reference(interpolation):
     """The fused numba solve (spatial.engine.emission) gives emission_delay's delays and

@@ -74,8 +74,8 @@ def tap_delay_sum_coef(coef, offset, delays, gains, step, out):
     n_rows = out.shape[0]
     seg = np.empty(step)
     c0, c1, c2, c3 = coef[0], coef[1], coef[2], coef[3]
-    for i in range(n_tap):
-        for k in range(n_grid - 1):
+    for k in range(n_grid - 1):  # interval by interval: out's columns stay in cache
+        for i in range(n_tap):
             d0 = delays[i, k]
             dd = (delays[i, k + 1] - d0) / step
             any_gain = False

@@ -91,3 +91,64 @@ def direct_spectra_reference(X, S, idx, w, delays, nf, out) -> None:
     f = np.arange(X.shape[-1])
     phase = np.exp(-2j * np.pi * delays[..., None] * f / nf)
     out += np.einsum("lkf,lkcf->kcf", X, H * phase).astype(out.dtype)
+
+
+@numba.njit(**JIT)
+def _bary(inverses, f, u, n, out):
+    for a in range(3):
+        out[a] = (inverses[f, a, 0] * u[n, 0] + inverses[f, a, 1] * u[n, 1]
+                  + inverses[f, a, 2] * u[n, 2])
+    return min(out[0], min(out[1], out[2]))
+
+
+@numba.njit(**JIT)
+def hull_weights(u, simplices, normals, offsets, inverses, idx, w):
+    """The numba twin of HrtfSet.weights_for (its reference in the tests) for a path of
+    directions: idx (N, 3) and w (N, 3) of unit vectors u (N, 3), from the hull of the
+    measured directions (HrtfSet._hull: simplices, normals, offsets, inverses). In place.
+
+    Consecutive directions of a path mostly cross the same facet: the previous one's
+    facet is tried first (kept when u lies in its cone, barycentric >= -1e-9); else the
+    facet with the largest (n_f . u) / -offset_f, and among facets tied with it (the
+    flat bottom cap) the one whose smallest barycentric coordinate is largest, as
+    weights_for does. Weights are clipped at 0 and sum to 1.
+    """
+    n_dir = u.shape[0]
+    n_facet = normals.shape[0]
+    bc = np.empty(3)
+    best_bc = np.empty(3)
+    prev = -1
+    for n in range(n_dir):
+        f = -1
+        if prev >= 0:
+            ratio = (normals[prev, 0] * u[n, 0] + normals[prev, 1] * u[n, 1]
+                     + normals[prev, 2] * u[n, 2]) / -offsets[prev]
+            if ratio > 0.0 and _bary(inverses, prev, u, n, best_bc) >= -1e-9:
+                f = prev
+        if f < 0:
+            top = -np.inf
+            for g in range(n_facet):
+                r = (normals[g, 0] * u[n, 0] + normals[g, 1] * u[n, 1]
+                     + normals[g, 2] * u[n, 2]) / -offsets[g]
+                if r > top:
+                    top, f = r, g
+            low = _bary(inverses, f, u, n, best_bc)
+            if low < -1e-9:
+                tie = top * (1 - 1e-9) - 1e-12
+                low = -np.inf
+                for g in range(n_facet):
+                    r = (normals[g, 0] * u[n, 0] + normals[g, 1] * u[n, 1]
+                         + normals[g, 2] * u[n, 2]) / -offsets[g]
+                    if r >= tie:
+                        m = _bary(inverses, g, u, n, bc)
+                        if m > low:
+                            low, f = m, g
+                            best_bc[:] = bc
+        total = 0.0
+        for a in range(3):
+            best_bc[a] = max(best_bc[a], 0.0)
+            total += best_bc[a]
+        for a in range(3):
+            idx[n, a] = simplices[f, a]
+            w[n, a] = best_bc[a] / total
+        prev = f
