@@ -9,11 +9,15 @@ One-way, one block at a time, memory independent of the scene's length:
 3. every input (a mono source, one channel of a bed, and the send bus with the
    shared late tail as its filter) goes through its own filter, all
    accumulated per output channel in the frequency domain: one inverse FFT per
-   output channel and block. A stream outside its time span is not read at all and its
-inputs are marked silent, so the engine skips their transforms.
+   output channel and block, the block's work split over the threads (the
+   engine's lanes: forward FFTs by input, multiply-accumulate and inverse FFTs
+   by channel; the same samples on any number of threads). A stream outside its
+   time span is not read at all and its inputs are marked silent, so the engine
+   skips their transforms.
 """
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
@@ -21,7 +25,13 @@ import numpy as np
 
 from spatial.plan import RenderPlan
 
-FFT_SPLIT_INPUTS = 32  # inputs from which a block's forward FFTs use every thread
+
+def _cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class _SendDelay:
@@ -47,9 +57,10 @@ class RenderLoop:
     """Runs a RenderPlan block by block; iterate `blocks()` for the output.
 
     block_size: engine block B (default the engine's). threads: worker threads
-    (default numba's thread count, NUMBA_NUM_THREADS): the reader threads, and
-    the FFTs' workers when there are FFT_SPLIT_INPUTS inputs or more. prefetch: decode the next block in reader threads while this
-    one is convolved. Neither changes the output, bit for bit.
+    (default numba's thread count, NUMBA_NUM_THREADS, at most the CPUs this process
+    may run on): the reader threads and the engine's lanes. prefetch: decode the
+    next block in reader threads while this one is convolved. Neither changes the
+    output, bit for bit.
     """
 
     def __init__(self, p: RenderPlan, block_size: int | None = None, prefetch: bool = True,
@@ -59,7 +70,7 @@ class RenderLoop:
         from spatial.engine.convolver import DEFAULT_BLOCK, STATIC_BLOCK, BlockConvolver
 
         self.plan = p
-        self.threads = max(1, int(threads or numba.get_num_threads()))
+        self.threads = max(1, int(threads or min(numba.get_num_threads(), _cpus())))
         # moving sources change their filters once per block: they keep the shorter block
         # (the whole plan's: a mix bus's sub-plan must use the same block as the others)
         moving = getattr(p, "motion", None) is not None
@@ -67,11 +78,10 @@ class RenderLoop:
         C = p.n_channels
         # single precision: the output is float32, and it halves the FFT and MAC cost;
         # the engine's error stays ~1e-7 of the peak (tests/test_engine.py bounds it)
-        # the FFTs are split over the threads only for wide batches: for a few inputs the
-        # threads' hand-offs cost more than they save (scene A, 9 inputs: +20% CPU);
-        # the reader threads are the loop's parallelism there
-        workers = self.threads if len(p.inputs) >= FFT_SPLIT_INPUTS else 1
-        self.stage1 = BlockConvolver(B, C, dtype=np.float32, workers=workers)
+        # moving sources: spatial.motion_render runs stage 1 in its own worker thread, next
+        # to the direct paths in this one; engine lanes on top would only contend with them
+        self.stage1 = BlockConvolver(B, C, dtype=np.float32,
+                                     threads=1 if moving else self.threads)
         for inp in p.inputs:
             self.stage1.add_input(inp.filt)
         self.sends = [(i, _SendDelay(inp.send_gain, inp.send_delay, B))
@@ -186,5 +196,6 @@ class RenderLoop:
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+            self.stage1.close()
             for _, reader, _ in readers:
                 reader.close()

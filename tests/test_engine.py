@@ -303,14 +303,26 @@ def test_accumulate_inputs_matches_numpy():
     use = np.array([True, True, False, True])
     got = _crandn(rng, n_ch, n_bins)  # overwritten, not added to
     want = np.zeros_like(got)
-    kernels.accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, got)
-    reference.accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, want)
+    kernels.accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, got, 0, n_ch)
+    reference.accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, want, 0, n_ch)
     manual = np.zeros_like(got)
     for s in np.flatnonzero(use):
         for p in range(parts[s]):
             manual += fdl[rows_at[s] + (heads[s] - p) % rows[s]] * H[parts_at[s] + p]
     assert np.max(np.abs(got - want)) < 1e-12
     assert np.max(np.abs(got - manual)) < 1e-12
+    assert np.max(np.abs(manual)) > 1.0
+    # a channel range touches only its channels, and computes them exactly as the whole
+    part = _crandn(rng, n_ch, n_bins)
+    kept = part.copy()
+    kernels.accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, part, 1, 3)
+    assert np.array_equal(part[0], kept[0])
+    assert np.array_equal(part[1:], got[1:])
+    ref_part = kept.copy()
+    reference.accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, ref_part,
+                                1, 3)
+    assert np.array_equal(ref_part[0], kept[0])
+    assert np.max(np.abs(ref_part[1:] - manual[1:])) < 1e-12
 
 
 def _sparse_case(rng, block, n_blocks):
@@ -354,6 +366,45 @@ def test_fft_workers_change_nothing():
         blocks = np.stack([s.reshape(-1, block) for s in signals], axis=1)
         outs.append(np.concatenate([conv.process(b) for b in blocks], axis=1))
     assert np.array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threads_change_nothing(dtype):
+    """Lanes (forward FFTs by input, multiply-accumulate and inverse FFTs by channel, in a
+    thread pool) give the 1-thread output bit for bit: sparse inputs, a filter change
+    mid-stream (crossfade), 3 channels (uneven channel split), float64 blocks in; and
+    the output is the convolution (fftconvolve, crossfade written out)."""
+    block, n_blocks, k = 128, 20, 7  # input 2 ends at block 4; its filter rings to 9
+    rng = np.random.default_rng(12)
+    signals, filters = _sparse_case(rng, block, n_blocks)
+    filters = [np.vstack([f, f[:1] * 0.5]) for f in filters]  # 3 channels
+    new = rng.standard_normal((3, 4 * block + 7))  # input 2's filter from block k on
+    blocks = np.stack([s.reshape(-1, block) for s in signals], axis=1)  # (n_blocks, S, B)
+    outs = []
+    for threads in (1, 2, 3):
+        conv = BlockConvolver(block, 3, dtype=dtype, threads=threads)
+        conv.parallel_min_work = 0  # lanes for every block, however small
+        for f in filters:
+            conv.add_input(f, max_length=5 * block)
+        out = []
+        for b in range(n_blocks):
+            if b == k:
+                conv.set_filter(2, new)
+            out.append(conv.process(blocks[b]))
+        assert (conv._pool is not None) == (threads > 1)
+        conv.close()
+        outs.append(np.concatenate(out, axis=1))
+    assert np.array_equal(outs[0], outs[1])
+    assert np.array_equal(outs[0], outs[2])
+    n = block * n_blocks
+    rest = reference.convolve_reference(signals[:2] + signals[3:], filters[:2] + filters[3:],
+                                        length=n)
+    y_old = reference.convolve_reference([signals[2]], [filters[2]], length=n)
+    y_new = reference.convolve_reference([signals[2]], [new], length=n)
+    fade = np.concatenate([np.zeros(k * block), crossfade_window(block),
+                           np.ones((n_blocks - k - 1) * block)])
+    want = rest + y_old + fade * (y_new - y_old)
+    assert _rel_err(outs[0], want) < (1e-5 if dtype == np.float32 else 1e-12)
 
 
 def test_scatter_images_many_matches_reference():

@@ -197,8 +197,8 @@ def test_peak_memory_does_not_grow_with_length(tmp_path):
 
 
 def test_one_thread_equals_two(tmp_path):
-    """Planning (sources over a thread pool), reading (reader threads) and the FFTs
-    (workers) on 1 or 2 threads give the same samples, bit for bit."""
+    """Planning (sources over a thread pool), reading (reader threads) and the engine
+    (its lanes) on 1 or 2 threads give the same samples, bit for bit."""
     import numba
 
     scene = _scene(tmp_path)
@@ -209,7 +209,9 @@ def test_one_thread_equals_two(tmp_path):
             numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))  # the plan's pool
             p = plan(scene, _spatialiser(scene))
             loop = RenderLoop(p, 1024, threads=n)
+            loop.stage1.parallel_min_work = 0  # the engine's lanes on every block
             outs.append(np.concatenate([b.copy() for b in loop.blocks()]))
+            assert loop.stage1.threads == n
     finally:
         numba.set_num_threads(old)
     assert np.array_equal(outs[0], outs[1])

@@ -16,10 +16,21 @@ is all zero gets no forward FFT, and its multiply-accumulates are skipped
 once every spectrum its filter still reaches is zero (its history has rung
 out), so a sparse source (dialogue pauses, a one-shot effect) costs only while
 it sounds. The spectra of all inputs live in one packed array, so the
-multiply-accumulate of every input is one kernel call; the FFTs use
-scipy.fft's `workers` (the same samples whatever their number).
+multiply-accumulate of every input is one kernel call.
+
+Threads (`threads` > 1): a block's work is split into lanes, lane 0 in the
+calling thread and the others in a persistent pool (threads that sleep while
+idle: no spinning, so a busy shared machine costs nothing extra). The forward
+FFTs are dealt out by input, then the multiply-accumulate and inverse FFTs by
+output channel (numba kernels with nogil, scipy.fft: both release the GIL).
+Each input's spectrum and each channel's sum are computed by the same
+operations in the same order whatever the lanes, so the output is the same
+bit for bit on any number of threads.
 """
 from __future__ import annotations
+
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.fft
@@ -33,6 +44,9 @@ DEFAULT_BLOCK = 4096  # fastest offline on 2 cores for early filters of ~50-100 
 # 16384 0.281 / 1.61. Longer blocks have fewer partitions to multiply and less fixed
 # work per sample, but dearer FFTs per sample once the frames leave the cache.
 STATIC_BLOCK = 8192
+# Lanes only for blocks with this much work (FFT points + multiply-accumulated bins): a
+# hand-off to the pool and back costs some 20-50 us, a 16384-point rfft about 40 us
+PARALLEL_MIN_WORK = 1 << 18
 
 _NEVER = -(1 << 62)  # "last nonzero block" of an input that has been silent so far
 
@@ -58,13 +72,16 @@ class BlockConvolver:
     latency = 0
 
     def __init__(self, block_size: int, n_outputs: int, dtype=np.float64,
-                 workers: int | None = None, skip_silent: bool = True):
+                 workers: int | None = None, skip_silent: bool = True, threads: int = 1):
         """dtype: float64 (default) or float32 for the input frames, spectra and
         accumulation. float32 halves the FFT time and memory traffic; its error is
         ~1e-7 of the peak (the renderer's output is float32 anyway). Filter spectra
-        are computed in float64 and then rounded. workers: threads of the FFTs
-        (default 1). skip_silent: skip the transforms and multiply-accumulates of
-        silent inputs (the output is the same; False is for the tests)."""
+        are computed in float64 and then rounded. workers: threads of each scipy FFT
+        call (default 1). skip_silent: skip the transforms and multiply-accumulates of
+        silent inputs (the output is the same; False is for the tests). threads: lanes
+        a block's work is split into (see the module docstring; the same output bit for
+        bit), used for blocks with at least `parallel_min_work` of work; `close()` stops
+        the pool's threads (they also end with the convolver)."""
         block_size, n_outputs = int(block_size), int(n_outputs)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
@@ -86,6 +103,9 @@ class BlockConvolver:
         self.workers = workers
         self.skip_silent = bool(skip_silent)
         self._packed = None  # (fdl, rows_at, rows, H, parts_at, parts): see _pack
+        self.threads = max(1, int(threads))
+        self.parallel_min_work = PARALLEL_MIN_WORK
+        self._pool = None  # ThreadPoolExecutor of threads - 1 lanes, made on first use
 
     @property
     def n_inputs(self) -> int:
@@ -185,44 +205,97 @@ class BlockConvolver:
     # -- the block loop -------------------------------------------------------------
 
     def process(self, blocks) -> np.ndarray:
-        """One (S, B) block of every input (in `add_input` order) -> one (C, B) output block."""
-        blocks = np.asarray(blocks, dtype=self.dtype)
-        S, B = len(self._H), self.block_size
+        """One (S, B) block of every input (in `add_input` order) -> one (C, B) output block.
+        blocks may be float64 or float32 (rounded to the engine's dtype as they are loaded)."""
+        blocks = np.asarray(blocks)
+        if blocks.dtype not in (np.float32, np.float64):
+            blocks = blocks.astype(self.dtype)
+        S, B, C = len(self._H), self.block_size, self.n_outputs
         if blocks.shape != (S, B):
             raise ValueError(f"expected blocks of shape ({S}, {B}), got {blocks.shape}")
         fdl, rows_at, rows, H, parts_at, parts = self._pack()
-        active = load_blocks(self._frames, blocks)
-        if not self.skip_silent:
-            active[:] = True
+        frames = self._frames
         n = self._count
         heads = n % rows
-        last = self._last
-        # a silent frame's spectrum is zero: no FFT; its ring row is cleared unless it
-        # holds zeros already (the block it held, n - R, was after the last active one)
+        work = (S + 3 * C) * 2 * B + int(parts.sum()) * C * self.n_bins
+        lanes = min(self.threads, max(S, C)) if work >= self.parallel_min_work else 1
+        fft_workers = self.workers if lanes == 1 else None
+        active = np.empty(S, np.bool_)
+
+        def forward(lo, hi):
+            """Inputs lo..hi: load the frames; the spectra of those holding sound into
+            their ring rows (a silent frame's spectrum is zero: no FFT)."""
+            if lo == hi:
+                return
+            act = active[lo:hi]
+            act[:] = load_blocks(frames[lo:hi], blocks[lo:hi])
+            if not self.skip_silent:
+                act[:] = True
+            idx = lo + np.flatnonzero(act)
+            if idx.size == 0:
+                return
+            x = frames[lo:hi] if idx.size == hi - lo else frames[idx]
+            fdl[rows_at[idx] + heads[idx]] = scipy.fft.rfft(x, axis=-1, workers=fft_workers)
+
+        if lanes == 1:
+            forward(0, S)
+        else:
+            cuts = [S * j // lanes for j in range(lanes + 1)]
+            self._run(lambda j: forward(cuts[j], cuts[j + 1]), lanes)
         live = np.flatnonzero(active)
+        last = self._last
         last[live] = n
-        idle = n - last  # rows newer than this lag are all zero
+        idle = n - last  # ring rows newer than this lag are all zero
+        # a silent input's ring row is cleared unless it holds zeros already (the block
+        # it held, n - R, was after the last active one)
         clear = np.flatnonzero(~active & (idle <= rows))
         if clear.size:
             fdl[rows_at[clear] + heads[clear]] = 0.0
-        if live.size == S and S:
-            fdl[rows_at + heads] = scipy.fft.rfft(self._frames, axis=-1, workers=self.workers)
-        elif live.size:
-            fdl[rows_at[live] + heads[live]] = scipy.fft.rfft(self._frames[live], axis=-1,
-                                                              workers=self.workers)
         use = idle < parts
-        acc = self._acc
         fading = False
         if self._pending:
             fading = self._crossfade_inputs(heads, idle, use)
-        accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, acc[0])
         self._count = n + 1
-        y = scipy.fft.irfft(acc[:3 if fading else 1], n=2 * B, axis=-1,
-                            workers=self.workers)  # (1 or 3, C, 2B)
-        out = np.ascontiguousarray(y[0, :, B:])
-        if fading:
-            crossfade_add(out, y[1, :, B:], y[2, :, B:], self._fade)
+        n_acc = 3 if fading else 1
+        out = np.empty((C, B), self.dtype)
+        acc = self._acc
+
+        def backward(c0, c1):
+            """Channels c0..c1: multiply-accumulate, inverse FFTs, crossfade."""
+            if c0 == c1:
+                return
+            accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, acc[0],
+                              c0, c1)
+            y = scipy.fft.irfft(acc[:n_acc, c0:c1], n=2 * B, axis=-1, workers=fft_workers)
+            out[c0:c1] = y[0, :, B:]
+            if fading:
+                crossfade_add(out[c0:c1], y[1, :, B:], y[2, :, B:], self._fade)
+
+        if lanes == 1:
+            backward(0, C)
+        else:
+            cuts = [C * j // lanes for j in range(lanes + 1)]
+            self._run(lambda j: backward(cuts[j], cuts[j + 1]), lanes)
         return out
+
+    def _run(self, job, lanes: int) -> None:
+        """job(j) for j in 0..lanes-1: job(0) in this thread, the others in the pool;
+        returns when every one is done (and raises the first error)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="spatial-engine")
+            weakref.finalize(self, self._pool.shutdown, wait=False)
+        jobs = [self._pool.submit(job, j) for j in range(1, lanes)]
+        try:
+            job(0)
+        finally:
+            for f in jobs:
+                f.result()
+
+    def close(self) -> None:
+        """End the worker threads (a later `process` makes new ones)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _crossfade_inputs(self, heads, idle, use) -> bool:
         """Inputs with a pending filter: old and new filter into acc[1], acc[2] (and not

@@ -38,19 +38,22 @@ def accumulate_partitions(fdl, head, H, acc):
 
 
 @numba.njit(**JIT)
-def accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, acc):
-    """Every used input's partitions, multiplied and summed into acc (overwritten).
+def accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, acc, c0, c1):
+    """Every used input's partitions, multiplied and summed into acc[c0:c1] (overwritten).
 
     Packed inputs: input s owns fdl rows rows_at[s] .. + rows[s] (its ring; the newest
     spectrum at rows_at[s] + heads[s]) and filter partitions H[parts_at[s] .. + parts[s]].
+    For c0 <= c < c1 (the other channels of acc are not touched):
     acc[c, k] = sum_s use[s] * sum_p fdl[rows_at[s] + (heads[s] - p) % rows[s], k]
                                         * H[parts_at[s] + p, c, k].
-    Serial on purpose: a numba prange over channels (OpenMP) was 10x slower on the
-    shared 2-core machine (its threads spin while the reader threads need the core);
-    the loop's parallelism is coarser (reader threads, FFT workers).
+    A channel's sum runs in the same order whatever c0, c1, so the engine's threads
+    (one channel range each, nogil) give the 1-thread result bit for bit. No prange:
+    OpenMP's spinning threads were 10x slower on the shared 2-core machine. The bin
+    loop starts at 0 on purpose: LLVM vectorises it only when it can prove the index
+    non-negative (a loop over k0..k1, or the bins in chunks, ran 2x slower).
     """
-    n_ch, n_bins = acc.shape
-    for c in range(n_ch):
+    n_bins = acc.shape[1]
+    for c in range(c0, c1):
         for k in range(n_bins):
             acc[c, k] = 0.0
         for s in range(use.shape[0]):
@@ -210,8 +213,9 @@ def scatter_images_many(outs, irs, delays, gains):
 def load_blocks(frames, blocks):
     """Shift the overlap-save input frames by one block and load the new blocks. In place.
 
-    frames: (S, 2B) float64, [previous block | current block] per input;
-    blocks: (S, B) new input blocks. After the call frames[s] = [old current | blocks[s]].
+    frames: (S, 2B) float64 or float32, [previous block | current block] per input;
+    blocks: (S, B) new input blocks, float64 or float32 (rounded to frames' dtype).
+    After the call frames[s] = [old current | blocks[s]].
     Returns (S,) bool: whether frames[s] holds any nonzero sample.
     """
     n_in, two_b = frames.shape
@@ -225,9 +229,8 @@ def load_blocks(frames, blocks):
             if v != 0.0:
                 nz = True
         for j in range(b):
-            v = blocks[s, j]
-            frames[s, b + j] = v
-            if v != 0.0:
+            frames[s, b + j] = blocks[s, j]
+            if frames[s, b + j] != 0.0:
                 nz = True
         active[s] = nz
     return active

@@ -68,12 +68,14 @@ def accumulate_partitions(fdl: np.ndarray, head: int, H: np.ndarray, acc: np.nda
     acc += np.einsum("pk,pck->ck", fdl[rows], H)
 
 
-def accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, acc):
-    """acc (C, K) = sum over used inputs s of their partitions (see kernels.accumulate_inputs)."""
-    acc[:] = 0.0
+def accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, acc, c0, c1):
+    """acc[c0:c1] = sum over used inputs s of their partitions (see
+    kernels.accumulate_inputs); the other channels of acc are left alone."""
+    part = np.zeros((c1 - c0, acc.shape[1]), acc.dtype)
     for s in np.flatnonzero(use):
         ring = fdl[rows_at[s]:rows_at[s] + rows[s]]
-        accumulate_partitions(ring, heads[s], H[parts_at[s]:parts_at[s] + parts[s]], acc)
+        accumulate_partitions(ring, heads[s], H[parts_at[s]:parts_at[s] + parts[s], c0:c1], part)
+    acc[c0:c1] = part
 
 
 def load_blocks(frames: np.ndarray, blocks: np.ndarray) -> np.ndarray:
