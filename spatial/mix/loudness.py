@@ -228,7 +228,6 @@ def oversampled_peak(x: np.ndarray, phases: np.ndarray, floor: float = 0.0,
     rest are each frame's window of taps samples times the (taps, 4) phase
     matrix, in single precision (stacked matrix products)."""
     from numpy.lib.stride_tricks import sliding_window_view
-    from scipy import ndimage
 
     taps = phases.shape[1]
     n = x.shape[0] - taps + 1
@@ -237,7 +236,7 @@ def oversampled_peak(x: np.ndarray, phases: np.ndarray, floor: float = 0.0,
     xs = np.asarray(x, np.float32)
     m = np.abs(xs).max(axis=1)
     # window of output frame j: samples j .. j + taps - 1
-    wmax = ndimage.maximum_filter1d(m, size=taps, origin=-(taps // 2))[:n]
+    wmax = window_max(m, taps)
     out = wmax.astype(np.float64)
     l1 = float(np.abs(phases).sum(axis=1).max())
     todo = np.flatnonzero(wmax * l1 > floor)
@@ -249,6 +248,18 @@ def oversampled_peak(x: np.ndarray, phases: np.ndarray, floor: float = 0.0,
         rows = todo[a:a + chunk]
         out[rows] = np.abs(windows[rows] @ kernel).max(axis=(1, 2))
     return out
+
+
+def window_max(m: np.ndarray, taps: int) -> np.ndarray:
+    """out[j] = max(m[j:j + taps]) for j = 0 .. len(m) - taps: (len(m) - taps + 1,), exact
+    (scipy.ndimage.maximum_filter1d(m, taps, origin=-(taps // 2))[:len(m) - taps + 1]
+    without importing scipy.ndimage), by doubling spans: log2(taps) maxima of arrays."""
+    out, span = m, 1
+    while span * 2 <= taps:
+        out = np.maximum(out[:-span], out[span:])  # max over span * 2 samples
+        span *= 2
+    rest = taps - span  # < span: two overlapping spans cover the window
+    return np.maximum(out[:-rest], out[rest:]) if rest else out
 
 
 NEAR_TAPS = 4  # taps around each phase's centre the bound weighs sample by sample
@@ -267,7 +278,6 @@ def peak_above(x: np.ndarray, phases: np.ndarray, floor: float, chunk: int = 512
     cannot exceed it. The values interpolated are oversampled_peak's (the same
     single-precision products), so the maximum is the same to the bit."""
     from numpy.lib.stride_tricks import sliding_window_view
-    from scipy import ndimage
 
     taps = phases.shape[1]
     n = x.shape[0] - taps + 1
@@ -283,7 +293,7 @@ def peak_above(x: np.ndarray, phases: np.ndarray, floor: float, chunk: int = 512
     best = float(floor)
     if m.max() * h.sum(axis=1).max() * margin <= best:
         return best  # not even the loosest bound reaches the floor
-    wmax = ndimage.maximum_filter1d(m, size=taps, origin=-(taps // 2))[:n]
+    wmax = window_max(m, taps)
     todo = np.flatnonzero(wmax * (h.sum(axis=1).max() * margin) > best)
     if not todo.size:
         return best

@@ -89,15 +89,33 @@ def _flatten(bands: np.ndarray, fs: int) -> np.ndarray:
     scaled back to its long-term RMS, so the energy decay follows the target
     while the fine structure stays random and the spectrum stays white.
     """
-    from scipy.ndimage import uniform_filter1d
-
     out = np.empty_like(bands)
     for b, fc in enumerate(BANDS_HZ):
         width = max(int(max(0.005, 8.0 / fc) * fs), 1)
-        power = uniform_filter1d(bands[b] ** 2, width, axis=-1, mode="reflect")
+        power = moving_mean(bands[b] ** 2, width)
         overall = np.sqrt(np.mean(bands[b] ** 2, axis=-1, keepdims=True))
         out[b] = bands[b] * overall / np.sqrt(np.maximum(power, 1e-30))
     return out
+
+
+def moving_mean(x: np.ndarray, width: int) -> np.ndarray:
+    """Mean of `width` samples centred on each sample along the last axis, the signal
+    mirrored at both ends: scipy.ndimage.uniform_filter1d(x, width, axis=-1,
+    mode="reflect") to the bit (the same running sum, divided at the end), without
+    importing scipy.ndimage (start-up). x (..., n) float64."""
+    x = np.asarray(x, float)
+    n = x.shape[-1]
+    left = width // 2
+    right = width - left - 1
+    if left > n or right > n:  # wider than the signal: mirrored more than once
+        from scipy.ndimage import uniform_filter1d
+
+        return uniform_filter1d(x, width, axis=-1, mode="reflect")
+    parts = [x[..., :left][..., ::-1], x, x[..., n - right:][..., ::-1]]
+    ext = np.concatenate(parts, axis=-1)  # d c b a | a b c d | d c b a
+    first = np.cumsum(ext[..., :width], axis=-1)[..., -1:]  # summed in order, as scipy
+    steps = ext[..., width:] - ext[..., :-width]
+    return np.cumsum(np.concatenate([first, steps], axis=-1), axis=-1) / width
 
 
 def decay(signals: np.ndarray, rt60_bands, volume_m3: float, fs: int, crossover: float,
