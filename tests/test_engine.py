@@ -407,6 +407,61 @@ def test_threads_change_nothing(dtype):
     assert _rel_err(outs[0], want) < (1e-5 if dtype == np.float32 else 1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rfft_rows_equal_scipy_rfft(dtype):
+    """The forward transforms written straight into the ring rows (runs of consecutive
+    inputs and rows) and through one call and a copy (many runs) are scipy.fft.rfft's,
+    bit for bit, and no other row is touched."""
+    from scipy.fft import rfft
+
+    from spatial.engine.convolver import _rfft_rows
+
+    rng = np.random.default_rng(5)
+    frames = rng.standard_normal((12, 64)).astype(dtype)
+    cdt = np.complex64 if dtype == np.float32 else np.complex128
+    cases = [(np.arange(12), np.arange(3, 15)),  # one run
+             (np.array([0, 1, 2, 5, 6, 9]), np.array([4, 5, 6, 0, 1, 20])),  # three runs
+             (np.arange(0, 12, 2), np.arange(0, 24, 4))]  # every row its own run: the copy
+    for idx, dst in cases:
+        fdl = _crandn(rng, 24, 33).astype(cdt)
+        before = fdl.copy()
+        _rfft_rows(frames, idx, fdl, dst, 1)
+        assert np.array_equal(fdl[dst], rfft(frames[idx], axis=-1))
+        rest = np.setdiff1d(np.arange(24), dst)
+        assert np.array_equal(fdl[rest], before[rest])
+
+
+def test_send_bus_matches_numpy_and_delays():
+    """The tail's send bus, block by block (delays shorter and longer than a block, a
+    silent stretch, an input without a send between): the kernel equals its numpy twin
+    bit for bit, and both equal sum_i g_i x_i(t - d_i) computed on whole signals."""
+    rng = np.random.default_rng(9)
+    B, n_blocks, S = 64, 12, 5
+    x = rng.standard_normal((S, n_blocks * B))
+    x[1, 2 * B:7 * B] = 0.0  # silent blocks: its line rings out, then idles
+    inputs = np.array([0, 1, 3, 4])
+    gains = np.array([0.5, -1.25, 2.0, 0.75])
+    delays = np.array([0, 10, 150, 64])
+    lines = [np.zeros((4, delays.max() + B)) for _ in range(2)]
+    idle = [np.ones(4, bool) for _ in range(2)]
+    got = np.zeros((2, n_blocks * B))
+    for b in range(n_blocks):
+        rows = x[:, b * B:(b + 1) * B].copy()
+        active = np.any(rows != 0.0, axis=1)
+        kernels.send_bus(rows, active, inputs, gains, delays, lines[0], idle[0],
+                         got[0, b * B:(b + 1) * B])
+        reference.send_bus(rows, active, inputs, gains, delays, lines[1], idle[1],
+                           got[1, b * B:(b + 1) * B])
+        assert np.array_equal(idle[0], idle[1])
+        if b == 6:
+            assert idle[0][1]  # silent since block 2, its 10-sample line has rung out
+    assert np.array_equal(got[0], got[1])
+    want = np.zeros(n_blocks * B)
+    for i, g, d in zip(inputs, gains, delays):
+        want[d:] += g * x[i, :n_blocks * B - d]
+    assert np.max(np.abs(got[0] - want)) < 1e-12
+
+
 def test_scatter_images_many_matches_reference():
     """R filters at once (the band components of early reflections) equal R scatters."""
     rng = np.random.default_rng(17)

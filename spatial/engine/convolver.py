@@ -35,6 +35,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.fft
 
+try:  # scipy.fft.rfft's own kernel, which can write into a given array (rfft cannot)
+    from scipy.fft._pocketfft.pypocketfft import r2c as _r2c
+except ImportError:  # another scipy: scipy.fft.rfft and a copy
+    _r2c = None
+
 from spatial.engine.kernels import (accumulate_inputs, accumulate_partitions, crossfade_add,
                                     load_blocks)
 
@@ -47,8 +52,24 @@ STATIC_BLOCK = 8192
 # Lanes only for blocks with this much work (FFT points + multiply-accumulated bins): a
 # hand-off to the pool and back costs some 20-50 us, a 16384-point rfft about 40 us
 PARALLEL_MIN_WORK = 1 << 18
+MAX_DIRECT_RUNS = 8  # _rfft_rows: calls of the transform per block before one call + a copy pays
 
 _NEVER = -(1 << 62)  # "last nonzero block" of an input that has been silent so far
+
+
+def _rfft_rows(frames, idx, fdl, dst, workers) -> None:
+    """fdl[dst] = rfft(frames[idx]) (idx ascending). Where both idx and dst run in steps
+    of 1 (inputs of one-partition rings, side by side in the packed array) the
+    transforms are written straight into fdl: no temporary and no scatter copy."""
+    if _r2c is not None and idx.size:
+        cut = np.flatnonzero((np.diff(idx) != 1) | (np.diff(dst) != 1)) + 1
+        if cut.size < MAX_DIRECT_RUNS:
+            for a, b in zip(np.concatenate([[0], cut]), np.concatenate([cut, [idx.size]])):
+                i, d = int(idx[a]), int(dst[a])
+                _r2c(frames[i:i + b - a], (1,), True, 0, fdl[d:d + b - a], workers or 1)
+            return
+    x = frames[idx[0]:idx[-1] + 1] if idx[-1] - idx[0] + 1 == idx.size else frames[idx]
+    fdl[dst] = scipy.fft.rfft(x, axis=-1, workers=workers)
 
 
 def crossfade_window(block_size: int) -> np.ndarray:
@@ -234,8 +255,7 @@ class BlockConvolver:
             idx = lo + np.flatnonzero(act)
             if idx.size == 0:
                 return
-            x = frames[lo:hi] if idx.size == hi - lo else frames[idx]
-            fdl[rows_at[idx] + heads[idx]] = scipy.fft.rfft(x, axis=-1, workers=fft_workers)
+            _rfft_rows(frames, idx, fdl, rows_at[idx] + heads[idx], fft_workers)
 
         if lanes == 1:
             forward(0, S)

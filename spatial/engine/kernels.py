@@ -237,6 +237,41 @@ def load_blocks(frames, blocks):
 
 
 @numba.njit(**JIT)
+def send_bus(rows, active, inputs, gains, delays, bufs, idle, out):
+    """One block of the tail's send bus: out = sum_i gains[i] * rows[inputs[i]] delayed by
+    delays[i] samples (out is overwritten). In place on the delay lines.
+
+    rows: (S, B) input blocks; active: (S,) bool, False for a silent (all-zero) row;
+    bufs: (N, >= max(delays) + B) float64, bufs[i, :delays[i]] the last delays[i]
+    samples of input inputs[i] (its delay line); idle: (N,) bool, bufs[i] holds only
+    zeros. A send whose line is idle and whose input is silent costs nothing.
+    """
+    n_send = inputs.shape[0]
+    b = out.shape[0]
+    for j in range(b):
+        out[j] = 0.0
+    for i in range(n_send):
+        r = inputs[i]
+        act = active[r]
+        if not act and idle[i]:
+            continue
+        d = delays[i]
+        g = gains[i]
+        buf = bufs[i]
+        for j in range(b):  # buf[d:d + B] = the row
+            buf[d + j] = rows[r, j] if act else 0.0
+        for j in range(b):
+            out[j] += g * buf[j]
+        nz = False
+        for j in range(d):  # keep the last d samples
+            v = buf[b + j]
+            buf[j] = v
+            if v != 0.0:
+                nz = True
+        idle[i] = not act and not nz
+
+
+@numba.njit(**JIT)
 def crossfade_add(out, old, new, fade):
     """out += old + fade * (new - old), per channel. In place.
 

@@ -86,6 +86,20 @@ def load_blocks(frames: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     return np.any(frames != 0.0, axis=1)
 
 
+def send_bus(rows, active, inputs, gains, delays, bufs, idle, out) -> None:
+    """out = sum_i gains[i] * rows[inputs[i]] delayed by delays[i] (see kernels.send_bus)."""
+    b = out.shape[0]
+    out[:] = 0.0
+    for i, r in enumerate(inputs):
+        if not active[r] and idle[i]:
+            continue
+        d = delays[i]
+        line = np.concatenate([bufs[i, :d], rows[r] if active[r] else np.zeros(b)])
+        out += gains[i] * line[:b]
+        bufs[i, :d] = line[b:]
+        idle[i] = not active[r] and not np.any(line[b:])
+
+
 def crossfade_add(out: np.ndarray, old: np.ndarray, new: np.ndarray, fade: np.ndarray) -> None:
     """out (C, B) += (1 - fade) * old + fade * new, fade (B,) rising 0 -> 1. In place."""
     out += (1.0 - fade) * old + fade * new
