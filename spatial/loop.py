@@ -23,6 +23,7 @@ from typing import Iterator
 
 import numpy as np
 
+from spatial.engine.kernels import send_bus
 from spatial.plan import RenderPlan
 
 
@@ -32,25 +33,6 @@ def _cpus() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
-
-
-class _SendDelay:
-    """A gain and a delay of d samples on blocks of B: the tail's feed from one input."""
-
-    def __init__(self, gain: float, delay: int, block: int):
-        self.gain, self.delay = float(gain), int(delay)
-        self.buf = np.zeros(self.delay + block)  # samples t0 - d .. t0 + B of the input
-        self.idle = True  # every sample held is zero
-
-    def add(self, row: np.ndarray, active: bool, out: np.ndarray) -> None:
-        """Push this block's row; out += gain * the row d samples ago."""
-        if not active and self.idle:
-            return
-        d, B = self.delay, row.size
-        self.buf[d:] = row if active else 0.0
-        out += self.gain * self.buf[:B]
-        self.buf[:d] = self.buf[B:]
-        self.idle = not active and not np.any(self.buf[:d])
 
 
 class RenderLoop:
@@ -84,13 +66,18 @@ class RenderLoop:
                                      threads=1 if moving else self.threads)
         for inp in p.inputs:
             self.stage1.add_input(inp.filt)
-        self.sends = [(i, _SendDelay(inp.send_gain, inp.send_delay, B))
-                      for i, inp in enumerate(p.inputs) if inp.send_gain != 0.0]
+        # the tail's feeds: a gain and a delay line per input (spatial.engine.kernels.send_bus)
+        sends = [i for i, inp in enumerate(p.inputs) if inp.send_gain != 0.0]
+        self.sends = np.array(sends, np.int64)
+        self._send_gains = np.array([p.inputs[i].send_gain for i in sends], np.float64)
+        self._send_delays = np.array([p.inputs[i].send_delay for i in sends], np.int64)
+        self._send_lines = np.zeros((len(sends), int(self._send_delays.max(initial=0)) + B))
+        self._send_idle = np.ones(len(sends), bool)  # the line holds only zeros
         # the send bus is one more input of the same engine, its filter the shared tail:
         # its contribution joins the others' in the frequency domain (no inverse FFTs of
         # its own); its row (index len(p.inputs)) is formed from the others' rows
         self.send_row = None
-        if p.tail is not None and self.sends:
+        if p.tail is not None and len(sends):
             self.send_row = self.stage1.add_input(p.tail)
         self.motion = None
         if getattr(p, "motion", None) is not None and any(i.moving for i in p.inputs):
@@ -181,10 +168,9 @@ class RenderLoop:
                     job.result()
                 pending = read(b + 1) if pool is not None and b + 1 < self.n_blocks else []
                 if self.send_row is not None:
-                    send = rows[cur][self.send_row]
-                    send[:] = 0.0
-                    for i, delay in self.sends:
-                        delay.add(rows[cur][i], bool(active[cur][i]), send)
+                    send_bus(rows[cur], active[cur], self.sends, self._send_gains,
+                             self._send_delays, self._send_lines, self._send_idle,
+                             rows[cur][self.send_row])
                 if self.motion is None:
                     out[:] = self.stage1.process(rows[cur]).T
                 else:
