@@ -242,33 +242,48 @@ def send_bus(rows, active, inputs, gains, delays, bufs, idle, out):
     delays[i] samples (out is overwritten). In place on the delay lines.
 
     rows: (S, B) input blocks; active: (S,) bool, False for a silent (all-zero) row;
-    bufs: (N, >= max(delays) + B) float64, bufs[i, :delays[i]] the last delays[i]
-    samples of input inputs[i] (its delay line); idle: (N,) bool, bufs[i] holds only
-    zeros. A send whose line is idle and whose input is silent costs nothing.
+    bufs: (N, >= max(delays)) float64, bufs[i, :delays[i]] the last delays[i] samples
+    of input inputs[i] (its delay line); idle: (N,) bool, bufs[i] holds only zeros.
+    A send whose line is idle and whose input is silent costs nothing. The loops run
+    over views from index 0, so that LLVM vectorises them.
     """
-    n_send = inputs.shape[0]
     b = out.shape[0]
-    for j in range(b):
-        out[j] = 0.0
-    for i in range(n_send):
+    out[:] = 0.0
+    for i in range(inputs.shape[0]):
         r = inputs[i]
         act = active[r]
         if not act and idle[i]:
             continue
         d = delays[i]
         g = gains[i]
-        buf = bufs[i]
-        for j in range(b):  # buf[d:d + B] = the row
-            buf[d + j] = rows[r, j] if act else 0.0
-        for j in range(b):
-            out[j] += g * buf[j]
-        nz = False
-        for j in range(d):  # keep the last d samples
-            v = buf[b + j]
-            buf[j] = v
-            if v != 0.0:
-                nz = True
-        idle[i] = not act and not nz
+        line = bufs[i]
+        m = min(d, b)
+        for j in range(m):  # the first d samples come from the line
+            out[j] += g * line[j]
+        if act and d < b:  # the rest from this block's row
+            o = out[d:]
+            x = rows[r]
+            for j in range(b - d):
+                o[j] += g * x[j]
+        if d == 0:
+            idle[i] = not act
+            continue
+        for j in range(d - m):  # the line keeps the last d samples
+            line[j] = line[b + j]
+        tail = line[d - m:d]
+        if act:
+            x = rows[r, b - m:]
+            for j in range(m):
+                tail[j] = x[j]
+            idle[i] = False
+        else:
+            tail[:] = 0.0
+            nz = False
+            for j in range(d):
+                if line[j] != 0.0:
+                    nz = True
+                    break
+            idle[i] = not nz
 
 
 @numba.njit(**JIT)
