@@ -18,17 +18,19 @@ out), so a sparse source (dialogue pauses, a one-shot effect) costs only while
 it sounds. The spectra of all inputs live in one packed array, so the
 multiply-accumulate of every input is one kernel call.
 
-Threads (`threads` > 1): a block's work is split into lanes, lane 0 in the
-calling thread and the others in a persistent pool (threads that sleep while
-idle: no spinning, so a busy shared machine costs nothing extra). The forward
-FFTs are dealt out by input, then the multiply-accumulate and inverse FFTs by
-output channel (numba kernels with nogil, scipy.fft: both release the GIL).
+Threads (`threads` > 1): a block's work is split into jobs that the calling
+thread and a persistent pool take in turn (pool threads sleep while idle: no
+spinning, and the calling thread never waits for a helper the OS has not run
+yet, so a busy shared machine costs little). The forward FFTs are dealt out by
+input, then the multiply-accumulate and inverse FFTs by output channel (numba
+kernels with nogil, scipy.fft: both release the GIL).
 Each input's spectrum and each channel's sum are computed by the same
 operations in the same order whatever the lanes, so the output is the same
 bit for bit on any number of threads.
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
@@ -49,9 +51,12 @@ DEFAULT_BLOCK = 4096  # fastest offline on 2 cores for early filters of ~50-100 
 # 16384 0.281 / 1.61. Longer blocks have fewer partitions to multiply and less fixed
 # work per sample, but dearer FFTs per sample once the frames leave the cache.
 STATIC_BLOCK = 8192
-# Lanes only for blocks with this much work (FFT points + multiply-accumulated bins): a
-# hand-off to the pool and back costs some 20-50 us, a 16384-point rfft about 40 us
-PARALLEL_MIN_WORK = 1 << 18
+# Lanes only for blocks with this much work (FFT points + multiply-accumulated bins).
+# Scene A (9 inputs, B = 8192: 0.5 M) costs 1.4-2x the CPU on 2 lanes for no gain in
+# wall time (hand-offs and per-job Python of ~0.5 ms a block); scene C (65 inputs: 2.3 M)
+# gains
+PARALLEL_MIN_WORK = 1 << 20
+CHUNKS_PER_LANE = 2  # jobs per lane and phase: the lanes take them in turn (see _run)
 MAX_DIRECT_RUNS = 8  # _rfft_rows: calls of the transform per block before one call + a copy pays
 
 _NEVER = -(1 << 62)  # "last nonzero block" of an input that has been silent so far
@@ -260,8 +265,9 @@ class BlockConvolver:
         if lanes == 1:
             forward(0, S)
         else:
-            cuts = [S * j // lanes for j in range(lanes + 1)]
-            self._run(lambda j: forward(cuts[j], cuts[j + 1]), lanes)
+            k = min(S, CHUNKS_PER_LANE * lanes)
+            cuts = [S * j // k for j in range(k + 1)]
+            self._run(lambda j: forward(cuts[j], cuts[j + 1]), k, lanes)
         live = np.flatnonzero(active)
         last = self._last
         last[live] = n
@@ -294,22 +300,36 @@ class BlockConvolver:
         if lanes == 1:
             backward(0, C)
         else:
-            cuts = [C * j // lanes for j in range(lanes + 1)]
-            self._run(lambda j: backward(cuts[j], cuts[j + 1]), lanes)
+            k = min(C, CHUNKS_PER_LANE * lanes)
+            cuts = [C * j // k for j in range(k + 1)]
+            self._run(lambda j: backward(cuts[j], cuts[j + 1]), k, lanes)
         return out
 
-    def _run(self, job, lanes: int) -> None:
-        """job(j) for j in 0..lanes-1: job(0) in this thread, the others in the pool;
-        returns when every one is done (and raises the first error)."""
+    def _run(self, job, n_jobs: int, lanes: int) -> None:
+        """job(j) for j in 0..n_jobs-1, taken in turn by this thread and lanes - 1 pool
+        threads; returns when every one is done (and raises the first error).
+
+        Nothing waits for a pool thread the OS has not scheduled yet: this thread takes
+        whatever jobs are left, and a helper that has not started is cancelled. On a
+        busy machine the block then costs what it costs on one thread."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="spatial-engine")
             weakref.finalize(self, self._pool.shutdown, wait=False)
-        jobs = [self._pool.submit(job, j) for j in range(1, lanes)]
+        taken = itertools.count()  # next() is atomic under the GIL
+
+        def take():
+            for j in iter(lambda: next(taken), None):
+                if j >= n_jobs:
+                    return
+                job(j)
+
+        helpers = [self._pool.submit(take) for _ in range(min(lanes, n_jobs) - 1)]
         try:
-            job(0)
+            take()
         finally:
-            for f in jobs:
-                f.result()
+            for f in helpers:
+                if not f.cancel():
+                    f.result()
 
     def close(self) -> None:
         """End the worker threads (a later `process` makes new ones)."""
