@@ -1,7 +1,7 @@
 """Start-up of the command (issue 8): a static render imports neither scipy.signal
 (nor the scipy.stats it drags in) nor pyroomacoustics, ~1.1 s of imports between
-them, nor scipy.ndimage; a binaural one not scipy.spatial either (the HRTF cache
-keeps the hull). Checked on the real command in a subprocess, with python -X
+them, nor scipy.ndimage, nor scipy.spatial (the disk caches keep the convex hulls
+of the HRTF directions and of the speaker layouts). Checked on the real command in a subprocess, with python -X
 importtime (every module imported, nested ones included, is listed on stderr).
 The numpy stand-ins for the scipy.ndimage filters are checked against them here."""
 from __future__ import annotations
@@ -14,8 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spatial.filters import vbap
+from spatial.filters.layouts import get_layout
 from spatial.mix.loudness import window_max
 from spatial.room.late import moving_mean
+from spatial.scene.model import Output
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = re.compile(r"\|\s*(scipy\.signal|scipy\.stats|pyroomacoustics|scipy\.ndimage|"
@@ -38,8 +41,7 @@ def test_static_render_does_not_import_heavy_modules(tmp_path, fmt):
     assert r.returncode == 0, r.stderr[-2000:]
     assert out.exists()
     assert "import time:" in r.stderr  # the check below looks at a real import log
-    heavy = sorted({m.group(1) for m in HEAVY.finditer(r.stderr)}
-                   - ({"scipy.spatial"} if fmt != "binaural" else set()))  # VBAP's hull
+    heavy = sorted({m.group(1) for m in HEAVY.finditer(r.stderr)})
     assert heavy == [], f"a static render imported {heavy}"
 
 
@@ -72,3 +74,28 @@ def test_window_max_is_maximum_filter1d(taps):
     got = window_max(m, taps)
     assert got.dtype == m.dtype and np.array_equal(got, want)
     assert np.array_equal(got, [m[j:j + taps].max() for j in range(n)])  # the definition
+
+
+@pytest.mark.parametrize("fmt", ["stereo", "5.1", "7.1.4"])
+def test_vbap_hull_cache_gives_qhull_arrays(tmp_path, monkeypatch, fmt):
+    from scipy.spatial import ConvexHull
+
+    monkeypatch.setenv("SPATIAL_CACHE_DIR", str(tmp_path))
+    layout = get_layout(Output(format=fmt))
+    cold = vbap.VbapPanner(layout)  # computes and stores the hull
+    assert len(list(tmp_path.glob("vbap-hull-*.npz"))) == 1
+    warm = vbap.VbapPanner(layout)  # reads it
+    d = np.random.default_rng(1).standard_normal((2000, 3))
+    assert np.array_equal(cold.real_gains(d), warm.real_gains(d))
+    file = next(tmp_path.glob("vbap-hull-*.npz"))
+    pts = None
+    for candidate in [warm.points[:k] for k in range(4, len(warm.points) + 1)]:
+        if vbap._hull_file(candidate) == file:  # the points the hull was built over
+            pts = candidate
+    assert pts is not None
+    q = ConvexHull(pts)
+    cached = vbap._hull(pts)
+    assert np.array_equal(cached.simplices, q.simplices)
+    assert np.array_equal(cached.equations, q.equations)
+    file.write_bytes(b"not an npz")  # a broken entry is recomputed, not an error
+    assert np.array_equal(vbap.VbapPanner(layout).real_gains(d), cold.real_gains(d))

@@ -1,10 +1,11 @@
 """3D vector base amplitude panning (Pulkki 1997) over a loudspeaker layout.
 
 The (non-LFE) speaker directions are triangulated with their convex hull
-(scipy.spatial.ConvexHull). Wherever the real speakers leave a gap, virtual
-speakers fill it, and the gain a virtual speaker receives is folded down onto
-real speakers (amplitudes added, then the gains of each direction are
-normalised to unit energy), as the EBU ADM Renderer does (ear.core.point_source):
+(scipy.spatial.ConvexHull, kept in the disk cache: :func:`_hull`). Wherever the
+real speakers leave a gap, virtual speakers fill it, and the gain a virtual
+speaker receives is folded down onto real speakers (amplitudes added, then the
+gains of each direction are normalised to unit energy), as the EBU ADM Renderer
+does (ear.core.point_source):
 
 1. Horizontal gaps (azimuth gaps of 179 degrees or more, e.g. stereo): the layout
    is mirrored front-to-back; a mirror image feeds its real speaker. Stereo gets
@@ -39,16 +40,19 @@ and the gains equal EAR's point-source panner to rounding (tests/test_panning.py
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+import importlib.util
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from spatial.errors import SceneError
 from spatial.filters.layouts import Layout
 from spatial.geometry import unit_vectors
-
-if TYPE_CHECKING:  # imported where used: scipy.spatial costs 0.3 s of every render's start-up
-    from scipy.spatial import ConvexHull
 
 GAP_LIMIT_DEG = 179.0  # horizontal azimuth gaps this wide are filled (180 cannot be panned)
 RING_BAND_DEG = 10.0  # |elevation| up to this is the horizontal layer
@@ -133,18 +137,60 @@ def _copy_rings(b: _Builder, n_real: int) -> None:
             b.add(unit_vectors(az[i], sign * COPY_ELEVATION_DEG)[0], b.fold[i])
 
 
-def _hull(points: np.ndarray) -> ConvexHull:
+@dataclass(frozen=True)
+class _Hull:
+    """What the panner uses of a scipy.spatial.ConvexHull: simplices (F, 3), equations (F, 4)."""
+
+    simplices: np.ndarray
+    equations: np.ndarray
+
+
+def _hull_file(points: np.ndarray) -> Path:
+    from spatial.filters.hrtf import cache_dir
+
+    digest = hashlib.sha256(np.ascontiguousarray(points, dtype=np.float64).tobytes())
+    spec = importlib.util.find_spec("scipy")  # (not imported) its version: qhull's output
+    if spec is not None and spec.submodule_search_locations:
+        version = Path(list(spec.submodule_search_locations)[0]) / "version.py"
+        digest.update(version.read_bytes() if version.exists() else b"")
+    return cache_dir() / f"vbap-hull-{digest.hexdigest()[:24]}.npz"
+
+
+def _hull(points: np.ndarray) -> _Hull:
+    """The convex hull of the points, kept in the disk cache (qhull is deterministic: the
+    same arrays): a speaker render then does not import scipy.spatial (~0.05 s CPU).
+    The cache is an optimisation only: an unreadable entry is recomputed, an unwritable
+    folder ignored."""
+    try:
+        file = _hull_file(points)
+        with np.load(file, allow_pickle=False) as data:
+            return _Hull(data["simplices"], data["equations"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        pass
     from scipy.spatial import ConvexHull
 
     try:
-        return ConvexHull(points)
+        qhull = ConvexHull(points)
     except Exception as err:  # QhullError: flat or degenerate layouts
         raise SceneError.at("cannot pan over this speaker layout: its speakers are all in "
                             f"one plane through the listener ({type(err).__name__})",
                             key="output.speakers") from None
+    hull = _Hull(np.asarray(qhull.simplices), np.asarray(qhull.equations))
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=file.parent, suffix=".npz.part")
+    except OSError:
+        return hull
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, simplices=hull.simplices, equations=hull.equations)
+        os.replace(tmp, file)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+    return hull
 
 
-def _facets(hull: ConvexHull) -> list[set[int]]:
+def _facets(hull: _Hull) -> list[set[int]]:
     """Hull triangles merged into facets where coplanar."""
     facets: list[tuple[np.ndarray, set[int]]] = []
     for tri, eq in zip(hull.simplices, hull.equations):
@@ -167,7 +213,7 @@ def _polygon_order(corners: np.ndarray, normal: np.ndarray) -> np.ndarray:
     return np.argsort(np.arctan2(rel @ e2, rel @ e1))
 
 
-def _neighbours(hull: ConvexHull, vertex: int) -> set[int]:
+def _neighbours(hull: _Hull, vertex: int) -> set[int]:
     out: set[int] = set()
     for tri in hull.simplices:
         if vertex in tri:

@@ -6,7 +6,8 @@ seven energy absorption coefficients, one per octave band of
 
 Named materials come from pyroomacoustics' database
 (``pyroomacoustics.parameters.materials_absorption_table``, after Vorlaender,
-*Auralization*, 2008), read from its data file by :mod:`spatial.room.pra_data`. Its entries are measured at 125 Hz .. 4 kHz (6 values)
+*Auralization*, 2008), read from its data file by :mod:`spatial.room.pra_data`.
+Its entries are measured at 125 Hz .. 4 kHz (6 values)
 or 125 Hz .. 8 kHz (7 values), a few are flat (1 value); they are read at our
 band centres linearly in log frequency, and held constant beyond the last
 measured band (so a 6-band material's 8 kHz value is its 4 kHz value).
