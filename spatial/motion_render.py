@@ -4,9 +4,10 @@ The geometry and what each path goes through are described in :mod:`spatial.moti
 Per engine block of B samples and moving source:
 1. the block of the source's dry signal enters its delay line (a history of the
    longest delay it may need);
-2. on the grid (every GRID samples, and at the block's end) the listener's position
-   and yaw, and the emission-time delay, position, gain and direction of the direct
-   path and of every moving image are computed (vectorised numpy);
+2. on the grid (every GRID samples for the direct path, IMAGE_GRID for the images, and
+   at the block's end) the listener's position and yaw, and the emission-time delay,
+   position, gain and direction of the direct path and of every moving image are
+   computed (numba kernels of spatial.engine.emission; the images in the worker thread);
 3. :func:`spatial.engine.delay.tap_delay_sum_coef` reads the delay line: the direct path's
    dry signal (with 1 / r) and its unit-gain copy (the feed of the later reflections'
    static filter), and every image panned onto the virtual directions (the feeds of
