@@ -10,7 +10,7 @@ above are silent.
 
 The bank is built here as pra builds it (:func:`_filters`: the same numpy
 operations) and applied as pra's ``analysis`` applies it (scipy.signal.fftconvolve,
-mode "same": :func:`_same`, the same scipy.fft calls), so the bands are pra's to
+mode "same": :class:`_Same`, the same scipy.fft calls), so the bands are pra's to
 the bit without importing pyroomacoustics or scipy.signal (~0.8 s of the
 command's start-up); the tests compare both with pra. The input's spectrum is
 computed once for all its bands.

@@ -4,8 +4,8 @@ pyroomacoustics' shoebox image-source model (``ShoeBox.image_source_model()``,
 its C++ ``image_source_shoebox``), rewritten in numpy so a render does not
 import pyroomacoustics (~0.8 s of the command's start-up, scipy.signal and
 scipy.stats included); pyroomacoustics stays the tests' reference
-(tests/test_room.py: same images, same order, same positions, same damping, on
-several rooms, orders and positions). Every image of the L1 ball
+(tests/test_image_sources.py: same images, same order, same positions, same
+damping, on several rooms, orders and positions). Every image of the L1 ball
 |nx| + |ny| + |nz| <= max_order of the lattice of mirrored rooms is enumerated
 (z outermost, x innermost, as pra), and its per-band amplitude factor is the
 product of the reflection factors sqrt(1 - alpha) of the faces the path hits:
