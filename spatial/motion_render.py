@@ -40,6 +40,8 @@ from spatial.motion import (IMAGE_GRID, PAN_CUTOFF_DEG, VIRTUAL_DIRECTIONS, Moti
                             pan_weights, world_to_head)
 
 PAN_C0 = float(np.cos(np.deg2rad(PAN_CUTOFF_DEG)))
+MAIN_SHARE = 4  # sources 3, 7, 11 ...: their images are read in the render thread (it
+# waits for stage 1 otherwise), the others' in the worker before stage 1
 
 
 def image_weights_reference(tau, pos, lis_pos, yaw, band_gains, air, room, fade):
@@ -109,6 +111,7 @@ class MotionProcessor:
             if s.remainder is not None:
                 self.rem_row[k] = stage1.add_input(s.remainder)
         self.rows = np.zeros((stage1.n_inputs, self.B))
+        self.own_feeds = np.zeros((self.n_dirs, self.B))  # images read by this thread
         self.C = stage1.n_outputs
         # the direct path's frames: long enough for 2 control blocks + the spatial filter
         irs, delays = mp.spatialiser.responses(np.array([[1.0, 0.0, 0.0]]))
@@ -161,7 +164,7 @@ class MotionProcessor:
         lis = self.mp.listener
         lis_pos, yaw = lis.position(t), lis.yaw(t)
         feeds = x[self.first_dir:self.first_dir + self.n_dirs]
-        live, directs = [], []
+        live, directs, own = [], [], []
         for k, (src, st) in enumerate(zip(self.sources, self.states)):
             row = rows[src.input]
             x[src.input] = 0.0  # the moving path replaces its static filter
@@ -173,13 +176,26 @@ class MotionProcessor:
             st.buf[st.hist:] = row
             st.coef[:, :st.hist] = st.coef[:, B:]  # those whose 4 samples were all held
             lagrange4_coefficients(st.buf, st.hist - 2, st.buf.size - 2, st.coef)
-            direct_dir = self._taps(k, src, st, t, lis_pos, yaw, feeds, x)
+            direct_dir, images = self._taps(k, src, st, t, lis_pos, yaw, x)
             live.append(k)
             directs.append(direct_dir)
-        # the worker runs the image kernels (queued by _taps, in source order: the feeds'
-        # sums are the same every run) then stage 1; this thread spatialises the direct
-        # paths meanwhile (numba kernels and scipy's FFTs release the GIL: 2 cores)
-        static = self._pool.submit(self.stage1.process, x)
+            if images is None:
+                pass
+            elif k % MAIN_SHARE == MAIN_SHARE - 1:
+                own.append(images)
+            else:  # the worker runs these image kernels, in source order
+                self._jobs.append(self._pool.submit(self._images, *images, feeds))
+        # one source in MAIN_SHARE has its images read here (into feeds of its own, added
+        # after the worker's: the same sums every run); then the worker runs stage 1 and
+        # this thread spatialises the direct paths (numba kernels and scipy's FFTs
+        # release the GIL: 2 cores)
+        mine = None
+        if own:
+            mine = self.own_feeds
+            mine[:] = 0.0
+            for images in own:
+                self._images(*images, mine)
+        static = self._pool.submit(self._stage1, x, feeds, mine)
         direct = self._direct(live, directs) if live else None
         out = static.result()
         for job in self._jobs:
@@ -189,15 +205,21 @@ class MotionProcessor:
             out += direct
         return out
 
+    def _stage1(self, x, feeds, mine) -> np.ndarray:
+        if mine is not None:
+            feeds += mine
+        return self.stage1.process(x)
+
     def _delays(self, tau: np.ndarray, frozen, first: int, n: int) -> np.ndarray:
         """Delays in samples of taps first..first+n, frozen where Doppler is off."""
         if frozen is not None:
             tau = np.broadcast_to(frozen[first:first + n, None], tau.shape)
         return tau * self.fs
 
-    def _taps(self, k, src, st, t, lis_pos, yaw, feeds, x) -> np.ndarray:
-        """Read the delay line for the direct path and the images; returns the direct
-        path's listener-frame directions on the grid, (M, 3)."""
+    def _taps(self, k, src, st, t, lis_pos, yaw, x):
+        """Read the delay line for the direct path; returns its listener-frame directions
+        on the grid, (M, 3), and the arguments of _images for the source's reflections
+        (or None)."""
         fs, limit = self.fs, st.hist - LAGRANGE_AFTER - 1
         tau, pos = self._solve(st, t, lis_pos, self._one, self._unit_sign, 1e-10)
         r = np.maximum(tau[0] * SPEED_OF_SOUND, MIN_DISTANCE_M)
@@ -211,14 +233,13 @@ class MotionProcessor:
         if k in self.rem_row:
             x[self.rem_row[k]] = dry[1]
         direct_dir = _unit(world_to_head(pos[0] - lis_pos, yaw))
+        images = None
         if src.lattice.shape[0] and self.n_dirs:
-            # reflections on a coarser grid (their delays and directions change slowly):
-            # solved, weighted and read in the worker thread (numba, without the GIL)
+            # reflections on a coarser grid (their delays and directions change slowly)
             sub = slice(None, None, self.image_grid // self.grid)
-            self._jobs.append(self._pool.submit(
-                self._images, src, st, np.ascontiguousarray(t[sub]),
-                np.ascontiguousarray(lis_pos[sub]), np.ascontiguousarray(yaw[sub]), feeds))
-        return direct_dir
+            images = (src, st, np.ascontiguousarray(t[sub]),
+                      np.ascontiguousarray(lis_pos[sub]), np.ascontiguousarray(yaw[sub]))
+        return direct_dir, images
 
     def _images(self, src, st, t, lis_pos, yaw, feeds) -> None:
         """One source's images: emission-time delays, gains and pan weights on the coarse
