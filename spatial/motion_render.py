@@ -111,7 +111,10 @@ class MotionProcessor:
             if s.remainder is not None:
                 self.rem_row[k] = stage1.add_input(s.remainder)
         self.rows = np.zeros((stage1.n_inputs, self.B))
-        self.own_feeds = np.zeros((self.n_dirs, self.B))  # images read by this thread
+        # the virtual directions' feeds in single precision (as stage 1 takes them): the
+        # worker's, and those of the images read by this thread
+        self.feeds = np.zeros((self.n_dirs, self.B), np.float32)
+        self.own_feeds = np.zeros((self.n_dirs, self.B), np.float32)
         self.C = stage1.n_outputs
         # the direct path's frames: long enough for 2 control blocks + the spatial filter
         irs, delays = mp.spatialiser.responses(np.array([[1.0, 0.0, 0.0]]))
@@ -163,7 +166,8 @@ class MotionProcessor:
         t = (b * B + np.arange(0, B + 1, grid)) / self.fs  # the grid, block end included
         lis = self.mp.listener
         lis_pos, yaw = lis.position(t), lis.yaw(t)
-        feeds = x[self.first_dir:self.first_dir + self.n_dirs]
+        feeds = self.feeds
+        feeds[:] = 0.0
         live, directs, own = [], [], []
         for k, (src, st) in enumerate(zip(self.sources, self.states)):
             row = rows[src.input]
@@ -208,6 +212,7 @@ class MotionProcessor:
     def _stage1(self, x, feeds, mine) -> np.ndarray:
         if mine is not None:
             feeds += mine
+        x[self.first_dir:self.first_dir + self.n_dirs] = feeds
         return self.stage1.process(x)
 
     def _delays(self, tau: np.ndarray, frozen, first: int, n: int) -> np.ndarray:
@@ -252,8 +257,8 @@ class MotionProcessor:
                       MIN_DISTANCE_M, SPEED_OF_SOUND, w)
         d_i = self._delays(tau_i, src.frozen, 1, tau_i.shape[0]) - self.mp.pre_delay
         d_i = np.clip(d_i, LAGRANGE_BEFORE + 1, limit)
-        tap_delay_sum_coef(st.coef, st.hist, np.ascontiguousarray(d_i), w, self.image_grid,
-                           feeds)
+        tap_delay_sum_coef(st.coef, st.hist, np.ascontiguousarray(d_i), w.astype(np.float32),
+                           self.image_grid, feeds)
 
     @staticmethod
     def _solve(st, t, lis_pos, base, sign, tol):

@@ -58,6 +58,25 @@ def test_delay_kernel_equals_numpy_reference(n_tap, n_grid, rows, step):
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
 
 
+def test_delay_kernel_in_single_precision_equals_numpy_reference():
+    """The render's virtual-direction feeds are float32 (gains and rows): the same reads
+    as the double-precision twin to float32 rounding."""
+    from spatial.engine.delay import lagrange4_coefficients, tap_delay_sum_coef
+
+    rng = np.random.default_rng(7)
+    buf = rng.standard_normal(9000)
+    delays = rng.uniform(5.0, 1500.0, (6, 9)) + np.linspace(0.0, 40.0, 9)  # Doppler too
+    gains = rng.uniform(0.0, 1.0, (6, 9, 26))
+    gains[rng.uniform(size=gains.shape) < 0.7] = 0.0
+    coef = np.zeros((4, buf.size))
+    lagrange4_coefficients(buf, 1, buf.size - 2, coef)
+    out = np.zeros((26, 8 * 512), np.float32)
+    ref = np.zeros((26, 8 * 512))
+    tap_delay_sum_coef(coef, 4000, delays, gains.astype(np.float32), 512, out)
+    tap_delay_sum_reference(buf, 4000, delays, gains.astype(np.float32).astype(float), 512, ref)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-6 * np.abs(ref).max())
+
+
 def test_direct_spectra_kernel_equals_numpy_reference():
     """The fused direct-path kernel (blend of stored spectra x linear phase, summed over
     sources) against its numpy twin, and its blend against the FFT of the time-domain

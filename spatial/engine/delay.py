@@ -69,10 +69,16 @@ def tap_delay_sum_coef(coef, offset, delays, gains, step, out):
     it is cut into runs over which floor(p(j)) - j is constant (1 + |dd| step of them),
     so each run reads the coefficients at consecutive indices (a loop the compiler
     vectorises) with f = (offset + n0 - c - d0) - dd j, c the run's floor(p) - j.
+    out and gains float32 (the render's virtual-direction feeds, single precision as
+    the engine's stage 1): the reads are rounded once and the rows summed in float32,
+    twice as many per vector instruction; float64 (the tests' twin): in double.
     """
     n_tap, n_grid = delays.shape
     n_rows = out.shape[0]
-    seg = np.empty(step)
+    seg = np.empty(step, out.dtype)
+    ramp = np.empty(step, out.dtype)  # q / step: gains move linearly across an interval
+    for q in range(step):
+        ramp[q] = q / step
     c0, c1, c2, c3 = coef[0], coef[1], coef[2], coef[3]
     for k in range(n_grid - 1):  # interval by interval: out's columns stay in cache
         for i in range(n_tap):
@@ -108,10 +114,10 @@ def tap_delay_sum_coef(coef, offset, delays, gains, step, out):
                 g1 = gains[i, k + 1, r]
                 if g0 == 0.0 and g1 == 0.0:
                     continue
-                dg = (g1 - g0) / step
+                dg = g1 - g0
                 row = out[r, n0:n0 + step]
                 for q in range(step):
-                    row[q] += (g0 + dg * q) * seg[q]
+                    row[q] += (g0 + dg * ramp[q]) * seg[q]
 
 
 def lagrange4_reference(buf: np.ndarray, p: np.ndarray) -> np.ndarray:
