@@ -51,11 +51,12 @@ DEFAULT_BLOCK = 4096  # fastest offline on 2 cores for early filters of ~50-100 
 # 16384 0.281 / 1.61. Longer blocks have fewer partitions to multiply and less fixed
 # work per sample, but dearer FFTs per sample once the frames leave the cache.
 STATIC_BLOCK = 8192
-# Lanes only for blocks with this much work (FFT points + multiply-accumulated bins).
-# Scene A (9 inputs, B = 8192: 0.5 M) costs 1.4-2x the CPU on 2 lanes for no gain in
-# wall time (hand-offs and per-job Python of ~0.5 ms a block); scene C (65 inputs: 2.3 M)
-# gains
-PARALLEL_MIN_WORK = 1 << 20
+# Lanes only for this many inputs or more. Measured on the shared 2-core machine (loop CPU and wall, interleaved): scene C
+# (65 inputs) 1.6 -> 1.1 s wall when the second core is free, about even when it is
+# busy; scene A (9 inputs) 1.4-2x the CPU for no gain; A in 7.1.4 (9 inputs, 12
+# channels) 1.1 -> 1.6 s wall under load and no gain when idle. The reader threads
+# are the parallelism of narrow scenes.
+PARALLEL_MIN_INPUTS = 32
 CHUNKS_PER_LANE = 2  # jobs per lane and phase: the lanes take them in turn (see _run)
 MAX_DIRECT_RUNS = 8  # _rfft_rows: calls of the transform per block before one call + a copy pays
 
@@ -106,7 +107,7 @@ class BlockConvolver:
         call (default 1). skip_silent: skip the transforms and multiply-accumulates of
         silent inputs (the output is the same; False is for the tests). threads: lanes
         a block's work is split into (see the module docstring; the same output bit for
-        bit), used for blocks with at least `parallel_min_work` of work; `close()` stops
+        bit), used with at least `parallel_min_inputs` inputs; `close()` stops
         the pool's threads (they also end with the convolver)."""
         block_size, n_outputs = int(block_size), int(n_outputs)
         self.dtype = np.dtype(dtype)
@@ -130,7 +131,7 @@ class BlockConvolver:
         self.skip_silent = bool(skip_silent)
         self._packed = None  # (fdl, rows_at, rows, H, parts_at, parts): see _pack
         self.threads = max(1, int(threads))
-        self.parallel_min_work = PARALLEL_MIN_WORK
+        self.parallel_min_inputs = PARALLEL_MIN_INPUTS
         self._pool = None  # ThreadPoolExecutor of threads - 1 lanes, made on first use
 
     @property
@@ -243,8 +244,7 @@ class BlockConvolver:
         frames = self._frames
         n = self._count
         heads = n % rows
-        work = (S + 3 * C) * 2 * B + int(parts.sum()) * C * self.n_bins
-        lanes = min(self.threads, max(S, C)) if work >= self.parallel_min_work else 1
+        lanes = min(self.threads, max(S, C)) if S >= self.parallel_min_inputs else 1
         fft_workers = self.workers if lanes == 1 else None
         active = np.empty(S, np.bool_)
 
