@@ -33,7 +33,7 @@ import scipy.fft
 from spatial.engine.delay import (LAGRANGE_AFTER, LAGRANGE_BEFORE, lagrange4_coefficients,
                                   tap_delay_sum_coef)
 from spatial.engine.emission import emission_solve, image_weights
-from spatial.engine.motion_kernels import direct_spectra, hull_weights
+from spatial.engine.motion_kernels import direct_geometry, direct_spectra, hull_weights
 from spatial.filters.binaural import BinauralSpatialiser
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND
 from spatial.motion import (IMAGE_GRID, PAN_CUTOFF_DEG, VIRTUAL_DIRECTIONS, MotionPlan,
@@ -225,19 +225,20 @@ class MotionProcessor:
         """Read the delay line for the direct path; returns its listener-frame directions
         on the grid, (M, 3), and the arguments of _images for the source's reflections
         (or None)."""
-        fs, limit = self.fs, st.hist - LAGRANGE_AFTER - 1
+        limit = st.hist - LAGRANGE_AFTER - 1
         tau, pos = self._solve(st, t, lis_pos, self._one, self._unit_sign, 1e-10)
-        r = np.maximum(tau[0] * SPEED_OF_SOUND, MIN_DISTANCE_M)
-        delays = np.minimum(self._delays(tau, src.frozen, 0, 1), limit)
-        gains = np.stack([1.0 / r, np.ones_like(r)], axis=-1)[None]  # (1, M, 2)
+        M = t.size
+        delays, gains = np.empty((1, M)), np.empty((1, M, 2))
+        direct_dir = np.empty((M, 3))
+        frozen = -1.0 if src.frozen is None else float(src.frozen[0])
+        direct_geometry(tau[0], pos[0], lis_pos, yaw, frozen, float(self.fs), float(limit),
+                        MIN_DISTANCE_M, SPEED_OF_SOUND, delays, gains, direct_dir)
         dry = np.zeros((2, self.B))
-        tap_delay_sum_coef(st.coef, st.hist, np.ascontiguousarray(delays), gains, self.grid,
-                           dry)
+        tap_delay_sum_coef(st.coef, st.hist, delays, gains, self.grid, dry)
         st.direct[:self.nf] = st.direct[self.B:self.B + self.nf]
         st.direct[self.nf:self.nf + self.B] = dry[0]
         if k in self.rem_row:
             x[self.rem_row[k]] = dry[1]
-        direct_dir = _unit(world_to_head(pos[0] - lis_pos, yaw))
         images = None
         if src.lattice.shape[0] and self.n_dirs:
             # reflections on a coarser grid (their delays and directions change slowly)

@@ -77,6 +77,35 @@ def test_delay_kernel_in_single_precision_equals_numpy_reference():
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-6 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("frozen", [-1.0, 0.004])
+def test_direct_geometry_kernel_equals_numpy_steps(frozen):
+    """Delays, gains and listener-frame directions of the direct path: the numba kernel
+    against the same steps in numpy (world_to_head, 1 / r floored at 0.1 m)."""
+    from spatial.engine.motion_kernels import direct_geometry
+    from spatial.geometry import MIN_DISTANCE_M
+    from spatial.motion import world_to_head
+
+    rng = np.random.default_rng(2)
+    M = 33
+    lis = rng.uniform(-3.0, 3.0, (M, 3))
+    pos = lis + rng.uniform(-5.0, 5.0, (M, 3))
+    pos[4] = lis[4]  # at the head: the front
+    yaw = rng.uniform(-720.0, 720.0, M)
+    tau = np.linalg.norm(pos - lis, axis=1) / C
+    delays, gains, dirs = np.empty((1, M)), np.empty((1, M, 2)), np.empty((M, 3))
+    direct_geometry(tau, pos, lis, yaw, frozen, 48000.0, 500.0, MIN_DISTANCE_M, C,
+                    delays, gains, dirs)
+    d = np.minimum((tau if frozen < 0 else np.full(M, frozen)) * 48000.0, 500.0)
+    np.testing.assert_allclose(delays[0], d, rtol=1e-14)
+    np.testing.assert_allclose(gains[0, :, 0], 1.0 / np.maximum(tau * C, MIN_DISTANCE_M),
+                               rtol=1e-14)
+    np.testing.assert_array_equal(gains[0, :, 1], 1.0)
+    head = world_to_head(pos - lis, yaw)
+    norm = np.linalg.norm(head, axis=1, keepdims=True)
+    expected = np.where(norm > 1e-9, head / np.where(norm > 1e-9, norm, 1.0), [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(dirs, expected, rtol=0, atol=1e-14)
+
+
 def test_direct_spectra_kernel_equals_numpy_reference():
     """The fused direct-path kernel (blend of stored spectra x linear phase, summed over
     sources) against its numpy twin, and its blend against the FFT of the time-domain

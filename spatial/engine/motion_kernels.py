@@ -152,3 +152,30 @@ def hull_weights(u, simplices, normals, offsets, inverses, idx, w):
             idx[n, a] = simplices[f, a]
             w[n, a] = best_bc[a] / total
         prev = f
+
+
+@numba.njit(**JIT)
+def direct_geometry(tau, pos, lis, yaw_deg, frozen, fs, limit, min_dist, speed, delays,
+                    gains, dirs):
+    """The direct path on its grid (M points), in place: delays (1, M) in samples (tau,
+    or `frozen` (s) when >= 0: Doppler off), at most `limit`; gains (1, M, 2): 1 / r
+    (r = c tau, at least min_dist) and 1; dirs (M, 3): unit vectors from the listener
+    to the emission positions pos (M, 3), rotated by -yaw into the listener frame (the
+    front where they coincide). The numba twin of the numpy steps in
+    spatial.motion_render (tested against them)."""
+    for m in range(tau.size):
+        r = max(tau[m] * speed, min_dist)
+        d = (frozen if frozen >= 0.0 else tau[m]) * fs
+        delays[0, m] = min(d, limit)
+        gains[0, m, 0] = 1.0 / r
+        gains[0, m, 1] = 1.0
+        a = np.deg2rad(yaw_deg[m])
+        ca, sa = np.cos(a), np.sin(a)
+        rx, ry, rz = pos[m, 0] - lis[m, 0], pos[m, 1] - lis[m, 1], pos[m, 2] - lis[m, 2]
+        hx = ca * rx + sa * ry
+        hy = -sa * rx + ca * ry
+        n = np.sqrt(hx * hx + hy * hy + rz * rz)
+        if n > 1e-9:
+            dirs[m, 0], dirs[m, 1], dirs[m, 2] = hx / n, hy / n, rz / n
+        else:
+            dirs[m, 0], dirs[m, 1], dirs[m, 2] = 1.0, 0.0, 0.0
