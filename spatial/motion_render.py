@@ -279,8 +279,10 @@ class MotionProcessor:
         idx = np.arange(K + 1) * (cb // self.grid)  # control points on the grid
         dirs = np.concatenate([d[idx] for d in directs])  # (L (K+1), 3)
         S, rows, w, delays = self._filters(dirs)
-        frames = np.stack([np.lib.stride_tricks.sliding_window_view(
-            self.states[k].direct, nf)[cb::cb][:K + 1] for k in live]).astype(np.float32)
+        frames = np.empty((L, K + 1, nf), np.float32)  # each source's frames, rounded once
+        for j, k in enumerate(live):
+            frames[j] = np.lib.stride_tricks.sliding_window_view(
+                self.states[k].direct, nf)[cb::cb][:K + 1]
         # single precision, as the engine's stage 1; the sources' spectra are summed
         # before the inverse FFT (the crossfade is the same for all): one per frame
         # and channel (spatial.engine.motion_kernels.direct_spectra)
@@ -300,19 +302,21 @@ class MotionProcessor:
 
         Binaural: the HRTF set's measured responses (their spectra computed once, when
         first used) with its barycentric weights (HrtfSet.weights_for's, by the numba
-        twin hull_weights), as HrtfSet.interpolate blends the HRIRs; any other spatialiser: the spectra of its responses, weight 1."""
+        twin hull_weights), as HrtfSet.interpolate blends the HRIRs; any other
+        spatialiser: the spectra of its responses, weight 1."""
         sp = self.mp.spatialiser
         if type(sp) is BinauralSpatialiser:
             hrtf = sp.hrtf
             rows, w = np.empty((len(dirs), 3), np.intp), np.empty((len(dirs), 3))
             hull_weights(np.ascontiguousarray(dirs, dtype=np.float64), *hrtf._hull, rows, w)
-            delays = np.einsum("nk,nke->ne", w, hrtf.delays_s[rows])
+            delays = np.sum(w[:, :, None] * hrtf.delays_s[rows], axis=1)
             if self._spectra is None:
                 self._spectra = np.zeros((hrtf.min_phase.shape[0], self.C, self.nf // 2 + 1),
                                          np.complex64)
                 self._have = np.zeros(hrtf.min_phase.shape[0], bool)
-            new = np.unique(rows[~self._have[rows]])
-            if new.size:
+            have = self._have[rows]
+            if not have.all():
+                new = np.unique(rows[~have])
                 self._spectra[new] = scipy.fft.rfft(hrtf.min_phase[new], n=self.nf, axis=-1)
                 self._have[new] = True
             return self._spectra, rows, w, delays
