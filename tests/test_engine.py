@@ -383,7 +383,8 @@ def test_threads_change_nothing(dtype):
     outs = []
     for threads in (1, 2, 3):
         conv = BlockConvolver(block, 3, dtype=dtype, threads=threads)
-        conv.parallel_min_inputs = 0  # lanes for every block, however small
+        conv.parallel_min_inputs = 0  # lanes for every block, however small,
+        conv.backoff_blocks = 0  # even when they did not run side by side
         for f in filters:
             conv.add_input(f, max_length=5 * block)
         out = []

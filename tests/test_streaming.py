@@ -210,6 +210,7 @@ def test_one_thread_equals_two(tmp_path):
             p = plan(scene, _spatialiser(scene))
             loop = RenderLoop(p, 1024, threads=n)
             loop.stage1.parallel_min_inputs = 0  # the engine's lanes on every block
+            loop.stage1.backoff_blocks = 0
             outs.append(np.concatenate([b.copy() for b in loop.blocks()]))
             assert loop.stage1.threads == n
     finally:

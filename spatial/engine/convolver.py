@@ -31,6 +31,7 @@ bit for bit on any number of threads.
 from __future__ import annotations
 
 import itertools
+import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
@@ -57,6 +58,12 @@ STATIC_BLOCK = 8192
 # channels) 1.1 -> 1.6 s wall under load and no gain when idle. The reader threads
 # are the parallelism of narrow scenes.
 PARALLEL_MIN_INPUTS = 32
+# A block whose lanes did not run side by side (their CPU time under PARALLEL_GAIN x the
+# wall time: the other core was busy) sends the next BACKOFF_BLOCKS blocks to one lane;
+# on a shared machine two threads time-sliced on one core only thrash the caches
+# (scene C: +10-15% CPU). The output does not depend on it.
+PARALLEL_GAIN = 1.3
+BACKOFF_BLOCKS = 16
 CHUNKS_PER_LANE = 2  # jobs per lane and phase: the lanes take them in turn (see _run)
 MAX_DIRECT_RUNS = 8  # _rfft_rows: calls of the transform per block before one call + a copy pays
 
@@ -132,6 +139,8 @@ class BlockConvolver:
         self._packed = None  # (fdl, rows_at, rows, H, parts_at, parts): see _pack
         self.threads = max(1, int(threads))
         self.parallel_min_inputs = PARALLEL_MIN_INPUTS
+        self.backoff_blocks = BACKOFF_BLOCKS
+        self._serial_until = 0  # blocks before this one use one lane (see BACKOFF_BLOCKS)
         self._pool = None  # ThreadPoolExecutor of threads - 1 lanes, made on first use
 
     @property
@@ -244,7 +253,9 @@ class BlockConvolver:
         frames = self._frames
         n = self._count
         heads = n % rows
-        lanes = min(self.threads, max(S, C)) if S >= self.parallel_min_inputs else 1
+        lanes = 1
+        if S >= self.parallel_min_inputs and n >= self._serial_until:
+            lanes = min(self.threads, max(S, C))
         fft_workers = self.workers if lanes == 1 else None
         active = np.empty(S, np.bool_)
 
@@ -316,13 +327,17 @@ class BlockConvolver:
             self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="spatial-engine")
             weakref.finalize(self, self._pool.shutdown, wait=False)
         taken = itertools.count()  # next() is atomic under the GIL
+        busy = []  # CPU seconds of each thread's share
 
         def take():
+            c0 = time.thread_time()
             for j in iter(lambda: next(taken), None):
                 if j >= n_jobs:
-                    return
+                    break
                 job(j)
+            busy.append(time.thread_time() - c0)
 
+        t0 = time.perf_counter()
         helpers = [self._pool.submit(take) for _ in range(min(lanes, n_jobs) - 1)]
         try:
             take()
@@ -330,6 +345,8 @@ class BlockConvolver:
             for f in helpers:
                 if not f.cancel():
                     f.result()
+        if sum(busy) < PARALLEL_GAIN * (time.perf_counter() - t0):
+            self._serial_until = self._count + self.backoff_blocks
 
     def close(self) -> None:
         """End the worker threads (a later `process` makes new ones)."""
