@@ -74,13 +74,17 @@ def _rfft_rows(frames, idx, fdl, dst, workers) -> None:
     """fdl[dst] = rfft(frames[idx]) (idx ascending). Where both idx and dst run in steps
     of 1 (inputs of one-partition rings, side by side in the packed array) the
     transforms are written straight into fdl: no temporary and no scatter copy."""
+    global _r2c
     if _r2c is not None and idx.size:
         cut = np.flatnonzero((np.diff(idx) != 1) | (np.diff(dst) != 1)) + 1
         if cut.size < MAX_DIRECT_RUNS:
-            for a, b in zip(np.concatenate([[0], cut]), np.concatenate([cut, [idx.size]])):
-                i, d = int(idx[a]), int(dst[a])
-                _r2c(frames[i:i + b - a], (1,), True, 0, fdl[d:d + b - a], workers or 1)
-            return
+            try:
+                for a, b in zip(np.concatenate([[0], cut]), np.concatenate([cut, [idx.size]])):
+                    i, d = int(idx[a]), int(dst[a])
+                    _r2c(frames[i:i + b - a], (1,), True, 0, fdl[d:d + b - a], workers or 1)
+                return
+            except TypeError:  # a scipy whose private kernel has another signature
+                _r2c = None
     x = frames[idx[0]:idx[-1] + 1] if idx[-1] - idx[0] + 1 == idx.size else frames[idx]
     fdl[dst] = scipy.fft.rfft(x, axis=-1, workers=workers)
 
