@@ -29,7 +29,7 @@ Key
 Where
     ``$SPATIAL_CACHE_DIR/sources``, else ``$XDG_CACHE_HOME/spatial/sources``, else
     ``~/.cache/spatial/sources``: the HRTF cache's root
-    (:func:`spatial.filters.hrtf.cache_dir`) plus ``sources``.
+    (:func:`spatial.disk_cache.cache_dir`) plus ``sources``.
 Bounds
     a stream of more than FILE_LIMIT bytes decoded (512 MiB: 46 minutes of
     float32 mono at 48 kHz, 23 of float64) is not cached, it is streamed from its file
@@ -58,6 +58,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spatial.disk_cache import cache_dir
+
 VERSION = 1
 MAGIC = b"SPSRCPCM"
 HEADER = struct.Struct("<8sHcxIQ8x")  # magic, version, 'f'/'d', channels, frames: 32 bytes
@@ -79,17 +81,8 @@ def enabled() -> bool:
         "0", "off", "no", "false")
 
 
-def root() -> Path:
-    """The cache root shared with the HRTF cache (same rule as spatial.filters.hrtf.cache_dir,
-    repeated here so that a render without HRTFs does not import them)."""
-    if os.environ.get("SPATIAL_CACHE_DIR"):
-        return Path(os.environ["SPATIAL_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "spatial"
-
-
 def folder() -> Path:
-    return root() / "sources"
+    return cache_dir() / "sources"
 
 
 def total_limit() -> int:

@@ -279,7 +279,7 @@ def test_killed_render_leaves_no_entry(tmp_path, cache_root):
 
 
 def test_cache_root_is_the_hrtf_caches(tmp_path, monkeypatch):
-    from spatial.filters.hrtf import cache_dir
+    from spatial.disk_cache import cache_dir
 
     for env in ({"SPATIAL_CACHE_DIR": str(tmp_path / "a")},
                 {"SPATIAL_CACHE_DIR": "", "XDG_CACHE_HOME": str(tmp_path / "x")},

@@ -35,7 +35,7 @@ def numba_cache_dir(package_dir: Path | None = None) -> Path | None:
     package_dir = Path(__file__).parent if package_dir is None else package_dir
     if _writable(package_dir / "__pycache__"):
         return None
-    from spatial.filters.hrtf import cache_dir
+    from spatial.disk_cache import cache_dir
 
     user = getattr(os, "getuid", lambda: 0)()
     for folder in (cache_dir() / "numba", Path(tempfile.gettempdir()) / f"spatial-numba-{user}"):

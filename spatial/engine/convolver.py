@@ -277,12 +277,7 @@ class BlockConvolver:
                 return
             _rfft_rows(frames, idx, fdl, rows_at[idx] + heads[idx], fft_workers)
 
-        if lanes == 1:
-            forward(0, S)
-        else:
-            k = min(S, CHUNKS_PER_LANE * lanes)
-            cuts = [S * j // k for j in range(k + 1)]
-            self._run(lambda j: forward(cuts[j], cuts[j + 1]), k, lanes)
+        self._split(forward, S, lanes)
         live = np.flatnonzero(active)
         last = self._last
         last[live] = n
@@ -312,13 +307,17 @@ class BlockConvolver:
             if fading:
                 crossfade_add(out[c0:c1], y[1, :, B:], y[2, :, B:], self._fade)
 
-        if lanes == 1:
-            backward(0, C)
-        else:
-            k = min(C, CHUNKS_PER_LANE * lanes)
-            cuts = [C * j // k for j in range(k + 1)]
-            self._run(lambda j: backward(cuts[j], cuts[j + 1]), k, lanes)
+        self._split(backward, C, lanes)
         return out
+
+    def _split(self, work, n: int, lanes: int) -> None:
+        """work(i0, i1) over 0..n: whole on one lane, else in CHUNKS_PER_LANE pieces a lane."""
+        if lanes == 1:
+            work(0, n)
+            return
+        k = min(n, CHUNKS_PER_LANE * lanes)
+        cuts = [n * j // k for j in range(k + 1)]
+        self._run(lambda j: work(cuts[j], cuts[j + 1]), k, lanes)
 
     def _run(self, job, n_jobs: int, lanes: int) -> None:
         """job(j) for j in 0..n_jobs-1, taken in turn by this thread and lanes - 1 pool

@@ -39,13 +39,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from spatial.disk_cache import cache_dir, save_npz
 from spatial.errors import SceneError
 from spatial.filters.hrtf_cap import fill_bottom_cap
 from spatial.filters.hrtf_eq import EQ_MODES, equalise
@@ -223,14 +223,6 @@ _HULL = ("hull_simplices", "hull_normals", "hull_offsets", "hull_inverses")
 _MODULES = ("hrtf.py", "hrtf_cap.py", "hrtf_eq.py", "hrtf_phase.py", "hrtf_sofa.py")
 
 
-def cache_dir() -> Path:
-    """$SPATIAL_CACHE_DIR, else $XDG_CACHE_HOME/spatial, else ~/.cache/spatial."""
-    if os.environ.get("SPATIAL_CACHE_DIR"):
-        return Path(os.environ["SPATIAL_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "spatial"
-
-
 def _cache_file(path: Path, fs: int, eq: str) -> Path:
     """Named after everything the processed set depends on: the file (path, size,
     mtime), the rate, the equalisation, and the source of the modules that build
@@ -259,18 +251,8 @@ def _load_cached(path: Path, fs: int, eq: str) -> HrtfSet:
 
     with threadpool_limits(limits=1, user_api="blas"):
         hrtf = _build(path, fs, eq)
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=file.parent, suffix=".npz.part")
-    except OSError:
-        return hrtf
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, n_measured=hrtf.n_measured, **dict(zip(_HULL, hrtf._hull)),
-                     **{k: getattr(hrtf, k) for k in _ARRAYS})
-        os.replace(tmp, file)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+    save_npz(file, n_measured=hrtf.n_measured, **dict(zip(_HULL, hrtf._hull)),
+             **{k: getattr(hrtf, k) for k in _ARRAYS})
     return hrtf
 
 

@@ -42,14 +42,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from spatial.disk_cache import cache_dir, save_npz
 from spatial.errors import SceneError
 from spatial.filters.layouts import Layout
 from spatial.geometry import unit_vectors
@@ -146,8 +145,6 @@ class _Hull:
 
 
 def _hull_file(points: np.ndarray) -> Path:
-    from spatial.filters.hrtf import cache_dir
-
     digest = hashlib.sha256(np.ascontiguousarray(points, dtype=np.float64).tobytes())
     spec = importlib.util.find_spec("scipy")  # (not imported) its version: qhull's output
     if spec is not None and spec.submodule_search_locations:
@@ -176,17 +173,7 @@ def _hull(points: np.ndarray) -> _Hull:
                             f"one plane through the listener ({type(err).__name__})",
                             key="output.speakers") from None
     hull = _Hull(np.asarray(qhull.simplices), np.asarray(qhull.equations))
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=file.parent, suffix=".npz.part")
-    except OSError:
-        return hull
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, simplices=hull.simplices, equations=hull.equations)
-        os.replace(tmp, file)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+    save_npz(file, simplices=hull.simplices, equations=hull.equations)
     return hull
 
 
