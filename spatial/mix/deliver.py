@@ -168,21 +168,56 @@ def _temp(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.pass1.wav")
 
 
+SINK_DEPTH = 2  # blocks handed to the sink thread and not yet written (bounded memory)
+
+
 def _render_pass(loop, path, stem_paths, out, measure, tick) -> None:
-    """Pass 1 (or the only pass): the loop's mix to path, its buses to stem_paths."""
+    """Pass 1 (or the only pass): the loop's mix to path, its buses to stem_paths.
+
+    With more than one thread, writing and metering run in one sink thread while the
+    loop renders the next block (libsndfile's writes, the meter's kernels and numpy
+    release the GIL): the blocks reach the files and the meter in the same order, so
+    the files and the figures are the same, bit for bit, as on one thread.
+    """
     import contextlib
+    from collections import deque
+
+    from spatial.plan import _threads
 
     done = 0
     with contextlib.ExitStack() as stack:
         main = stack.enter_context(out(path))
         stem_out = {r: stack.enter_context(out(sp)) for r, sp in stem_paths.items()}
-        for mix, stems in loop.blocks():
+
+        def sink(mix, stems):
             main.write(mix)
             measure.add(mix)
             for r, w in stem_out.items():
                 w.write(stems[r])
-            done += mix.shape[0]
-            tick(done)
+
+        if _threads() < 2:
+            for mix, stems in loop.blocks():
+                sink(mix, stems)
+                done += mix.shape[0]
+                tick(done)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        pending = deque()
+        with ThreadPoolExecutor(1, thread_name_prefix="spatial-sink") as pool:
+            try:
+                for mix, stems in loop.blocks():  # the loop reuses its buffers: copies
+                    if len(pending) >= SINK_DEPTH:
+                        pending.popleft().result()  # (raises the sink's error, if any)
+                    pending.append(pool.submit(sink, mix.copy(),
+                                               {r: stems[r].copy() for r in stem_out}))
+                    done += mix.shape[0]
+                    tick(done)
+                while pending:
+                    pending.popleft().result()
+            finally:
+                for job in pending:
+                    job.cancel()
 
 
 def _copy(src: Path, dst: Path, out, gain_db: float, ceiling, measure, tick, n: int) -> int:
