@@ -216,3 +216,26 @@ def test_one_thread_equals_two(tmp_path):
     finally:
         numba.set_num_threads(old)
     assert np.array_equal(outs[0], outs[1])
+
+
+def test_sink_thread_changes_nothing(tmp_path):
+    """The command's writing and metering run inline on one thread and in a sink thread
+    on two: the same file, byte for byte, and the same loudness and peak figures."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.fail("this test needs NUMBA_NUM_THREADS >= 2 to compare the two paths")
+    scene = _scene(tmp_path)
+    files, stats = [], []
+    old = numba.get_num_threads()
+    try:
+        for n in (1, 2):
+            numba.set_num_threads(n)
+            path = tmp_path / f"sink{n}.wav"
+            stats.append(spatial.render_to_file(scene, path))
+            files.append(path.read_bytes())
+    finally:
+        numba.set_num_threads(old)
+    assert files[0] == files[1]
+    for key in ("loudness", "true_peak", "sample_peak"):
+        assert stats[0]["mix"][key] == stats[1]["mix"][key], key
