@@ -32,9 +32,12 @@ output:
 """
 
 
-def noise_file(path: Path, seconds: float = 1.0, seed: int = 1, fs: int = FS) -> Path:
+def noise_file(path: Path, seconds: float = 1.0, fs: int = FS, channels: int = 1,
+               seed: int = 1, subtype: str = "FLOAT") -> Path:
+    """White noise at 0.1 RMS, `channels` channels, written with libsndfile's `subtype`."""
     rng = np.random.default_rng(seed)
-    sf.write(str(path), 0.1 * rng.standard_normal(int(seconds * fs)), fs, subtype="FLOAT")
+    sf.write(str(path), 0.1 * rng.standard_normal((int(seconds * fs), channels)), fs,
+             subtype=subtype)
     return path
 
 

@@ -6,12 +6,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+
+from helpers import noise_file
 
 import spatial
 from spatial import source_cache
@@ -36,12 +39,7 @@ def entries(root: Path, suffix=".pcm"):
     return sorted(folder.glob(f"*{suffix}")) if folder.exists() else []
 
 
-def write(path: Path, seconds: float, fs: int = FS, channels: int = 1, seed: int = 1,
-          subtype: str = "PCM_24") -> Path:
-    rng = np.random.default_rng(seed)
-    sf.write(str(path), 0.1 * rng.standard_normal((int(seconds * fs), channels)), fs,
-             subtype=subtype)
-    return path
+write = partial(noise_file, subtype="PCM_24")  # a 24-bit file unless told
 
 
 def expected(path: Path, mono: bool, gain: float = 1.0) -> np.ndarray:

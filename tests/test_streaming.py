@@ -15,6 +15,8 @@ import soundfile as sf
 import soxr
 from scipy.signal import fftconvolve
 
+from helpers import noise_file
+
 import spatial
 from spatial.loop import RenderLoop
 from spatial.plan import plan
@@ -25,21 +27,13 @@ from spatial.scene.model import Listener, Output, Room, Scene, Source
 FS = 48000
 
 
-def _noise(path: Path, seconds: float, fs: int = FS, channels: int = 1, seed: int = 1,
-           subtype: str = "FLOAT") -> Path:
-    rng = np.random.default_rng(seed)
-    sf.write(str(path), 0.1 * rng.standard_normal((int(seconds * fs), channels)), fs,
-             subtype=subtype)
-    return path
-
-
 # -- readers -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fs_in, channels, mono, block", [
     (48000, 1, True, 1000), (44100, 2, True, 4096), (44100, 2, False, 777),
     (96000, 3, False, 5000), (22050, 1, True, 64)])
 def test_block_reader_equals_whole_file(tmp_path, fs_in, channels, mono, block):
-    path = _noise(tmp_path / "x.wav", 1.3, fs_in, channels)
+    path = noise_file(tmp_path / "x.wav", 1.3, fs_in, channels)
     data, _ = sf.read(str(path), dtype="float64", always_2d=True)
     if mono:
         data = data.mean(axis=1, keepdims=True)
@@ -72,10 +66,10 @@ def test_reader_reports_missing_and_nan_files(tmp_path):
 def _scene(tmp_path: Path, room=True, duration=2.0) -> Scene:
     """Four sources: one resampled from 44.1 kHz stereo (downmixed), one starting late,
     one longer than the scene, a stereo bed; a room with a tail."""
-    a = _noise(tmp_path / "a.wav", 1.0, 44100, channels=2, seed=1)
-    b = _noise(tmp_path / "b.wav", 0.4, seed=2)
-    c = _noise(tmp_path / "c.flac", 5.0, seed=3, subtype="PCM_24")
-    bed = _noise(tmp_path / "bed.wav", 0.7, channels=2, seed=4)
+    a = noise_file(tmp_path / "a.wav", 1.0, 44100, channels=2, seed=1)
+    b = noise_file(tmp_path / "b.wav", 0.4, seed=2)
+    c = noise_file(tmp_path / "c.flac", 5.0, seed=3, subtype="PCM_24")
+    bed = noise_file(tmp_path / "bed.wav", 0.7, channels=2, seed=4)
     sources = (Source("a", a, (3.0, 1.0, 1.5), gain_db=-3.0),
                Source("b", b, (1.0, 3.5, 1.2), start=1.13, role="dialogue"),
                Source("c", c, (4.5, 3.0, 1.7)),
@@ -183,7 +177,7 @@ def test_peak_memory_does_not_grow_with_length(tmp_path):
     """Two sources of 50 s rendered to 5 s, then to 50 s, in one process: the peak
     resident size may not grow by more than 20 MiB; whole-signal rendering would hold
     2 x 19 MB of float64 sources and a 19 MB float32 output more for the long one."""
-    src = _noise(tmp_path / "long.flac", 50.0, subtype="PCM_16")
+    src = noise_file(tmp_path / "long.flac", 50.0, subtype="PCM_16")
     out = tmp_path / "out.wav"
     # one thread: planning two sources at once has a higher (one-off) peak, whatever
     # the length, that would blur the comparison
