@@ -130,6 +130,31 @@ def _add_scaled(out_row, start, src, scale):
 
 
 @numba.njit(**JIT)
+def _delayed(ir, d, scale, y, length):
+    """ir delayed by d samples (>= 0), to be added into a row of `length` samples at the
+    returned start: (ir, start, True) for an integer delay (an exact shift: the caller
+    scales it); else (y, start, False), y = the FRACTIONAL_TAPS-tap windowed-sinc delay
+    of ir with `scale` folded into the taps (y: lh + FRACTIONAL_TAPS - 1 scratch). start
+    is `length` when nothing would land inside the row (y is then not computed)."""
+    lh = ir.shape[0]
+    fl = np.floor(d)
+    frac = d - fl
+    di = int(fl)
+    if frac == 0.0:
+        return ir, di if di < length and di + lh > 0 else length, True
+    first = di - (FRACTIONAL_TAPS // 2 - 1)
+    if first >= length or first + y.shape[0] <= 0:
+        return y, length, False
+    taps = fractional_delay_taps(frac)
+    y[:] = 0.0
+    for t in range(FRACTIONAL_TAPS):
+        s = scale * taps[t]
+        for j in range(lh):
+            y[t + j] += s * ir[j]
+    return y, first, False
+
+
+@numba.njit(**JIT)
 def scatter_images(out, irs, delays, gains):
     """Add every image's response into `out`, fractionally delayed. In place.
 
@@ -141,32 +166,13 @@ def scatter_images(out, irs, delays, gains):
     """
     n_img, n_ch, lh = irs.shape
     length = out.shape[1]
-    half = FRACTIONAL_TAPS // 2
-    n_y = lh + FRACTIONAL_TAPS - 1
-    y = np.empty(n_y)  # one image's delayed response; private, so the loops vectorise
+    y = np.empty(lh + FRACTIONAL_TAPS - 1)  # one image's delayed response (private)
     for n in range(n_img):
         g = gains[n]
         for c in range(n_ch):
-            d = delays[n, c]
-            fl = np.floor(d)
-            frac = d - fl
-            di = int(fl)
-            ir = irs[n, c]
-            row = out[c]
-            if frac == 0.0:
-                if di < length and di + lh > 0:
-                    _add_scaled(row, di, ir, g)
-                continue
-            first = di - (half - 1)
-            if first >= length or first + n_y <= 0:
-                continue
-            taps = fractional_delay_taps(frac)
-            y[:] = 0.0
-            for t in range(FRACTIONAL_TAPS):
-                s = g * taps[t]
-                for j in range(lh):
-                    y[t + j] += s * ir[j]
-            _add_scaled(row, first, y, 1.0)
+            src, start, exact = _delayed(irs[n, c], delays[n, c], g, y, length)
+            if start < length:
+                _add_scaled(out[c], start, src, g if exact else 1.0)
 
 
 @numba.njit(**JIT)
@@ -181,32 +187,13 @@ def scatter_images_many(outs, irs, delays, gains):
     n_img, n_ch, lh = irs.shape
     n_out = outs.shape[0]
     length = outs.shape[2]
-    half = FRACTIONAL_TAPS // 2
-    n_y = lh + FRACTIONAL_TAPS - 1
-    y = np.empty(n_y)
+    y = np.empty(lh + FRACTIONAL_TAPS - 1)
     for n in range(n_img):
         for c in range(n_ch):
-            d = delays[n, c]
-            fl = np.floor(d)
-            frac = d - fl
-            di = int(fl)
-            ir = irs[n, c]
-            if frac == 0.0:
-                if di < length and di + lh > 0:
-                    for r in range(n_out):
-                        _add_scaled(outs[r, c], di, ir, gains[n, r])
-                continue
-            first = di - (half - 1)
-            if first >= length or first + n_y <= 0:
-                continue
-            taps = fractional_delay_taps(frac)
-            y[:] = 0.0
-            for t in range(FRACTIONAL_TAPS):
-                s = taps[t]
-                for j in range(lh):
-                    y[t + j] += s * ir[j]
-            for r in range(n_out):
-                _add_scaled(outs[r, c], first, y, gains[n, r])
+            src, start, _ = _delayed(irs[n, c], delays[n, c], 1.0, y, length)
+            if start < length:
+                for r in range(n_out):
+                    _add_scaled(outs[r, c], start, src, gains[n, r])
 
 
 @numba.njit(**JIT)
