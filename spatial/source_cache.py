@@ -96,15 +96,14 @@ def total_limit() -> int:
 
 def worth_caching(info, fs: int) -> bool:
     """A file that costs a decode or a resample at every render."""
-    plain = (getattr(info, "format", "") in PLAIN
-             and getattr(info, "subtype", "") in PLAIN_SUBTYPES)
+    plain = info.format in PLAIN and info.subtype in PLAIN_SUBTYPES
     return not plain or info.sample_rate != int(fs)
 
 
 def sample_type(info, fs: int, mono: bool) -> np.dtype:
     """float32 when the stream's samples are float32 values, else float64."""
     exact = (info.sample_rate == int(fs) and (not mono or info.channels == 1)
-             and getattr(info, "subtype", "") in FLOAT32_EXACT)
+             and info.subtype in FLOAT32_EXACT)
     return np.dtype(np.float32 if exact else np.float64)
 
 
@@ -218,15 +217,10 @@ class Filler:
     def __init__(self, slot: Slot, f, tmp: Path):
         self.slot, self._f, self._tmp = slot, f, tmp
         self.frames = 0  # written so far
-        self.done = False
         try:
             f.write(HEADER.pack(MAGIC, VERSION, slot.dtype.char.encode(), slot.channels, 0))
         except OSError:
             self.discard()
-
-    @property
-    def active(self) -> bool:
-        return self._f is not None
 
     def write(self, data: np.ndarray, last: bool) -> None:
         """Append the stream's next (k, channels) float64 samples; `last`: the stream ends
@@ -253,10 +247,9 @@ class Filler:
                                 self.slot.channels, self.frames))
             f.close()
             os.replace(self._tmp, self.slot.path)
-            self.done = True
         except OSError:
             f.close()
-            self._tmp.unlink(missing_ok=True)
+            _unlink(self._tmp)
             return
         evict(self.slot.path.parent, total_limit(), keep=self.slot.path)
 
@@ -268,10 +261,7 @@ class Filler:
                 f.close()
             except OSError:
                 pass
-            try:
-                self._tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
+            _unlink(self._tmp)
 
 
 def evict(where: Path, limit: int, keep: Path | None = None) -> None:
