@@ -52,11 +52,11 @@ DEFAULT_BLOCK = 4096  # fastest offline on 2 cores for early filters of ~50-100 
 # 16384 0.281 / 1.61. Longer blocks have fewer partitions to multiply and less fixed
 # work per sample, but dearer FFTs per sample once the frames leave the cache.
 STATIC_BLOCK = 8192
-# Lanes only for this many inputs or more. Measured on the shared 2-core machine (loop CPU and wall, interleaved): scene C
-# (65 inputs) 1.6 -> 1.1 s wall when the second core is free, about even when it is
-# busy; scene A (9 inputs) 1.4-2x the CPU for no gain; A in 7.1.4 (9 inputs, 12
-# channels) 1.1 -> 1.6 s wall under load and no gain when idle. The reader threads
-# are the parallelism of narrow scenes.
+# Lanes only for this many inputs or more. Measured on the shared 2-core machine (loop
+# CPU and wall, interleaved): scene C (65 inputs) 1.6 -> 1.1 s wall when the second
+# core is free, about even when it is busy; scene A (9 inputs) 1.4-2x the CPU for no
+# gain; A in 7.1.4 (9 inputs, 12 channels) 1.1 -> 1.6 s wall under load and no gain
+# when idle. The reader threads are the parallelism of narrow scenes.
 PARALLEL_MIN_INPUTS = 32
 # A block whose lanes did not run side by side (their CPU time under PARALLEL_GAIN x the
 # wall time: the other core was busy) sends the next BACKOFF_BLOCKS blocks to one lane;
@@ -334,7 +334,7 @@ class BlockConvolver:
 
         def take():
             c0 = time.thread_time()
-            for j in iter(lambda: next(taken), None):
+            for j in taken:  # each thread draws the next job number
                 if j >= n_jobs:
                     break
                 job(j)
@@ -392,8 +392,9 @@ def convolve(signals, filters, block_size: int = DEFAULT_BLOCK, length: int | No
     conv = BlockConvolver(B, filters[0].shape[0], dtype=dtype)
     for f in filters:
         conv.add_input(f)
-    n = max(s.size + f.shape[1] - 1 for s, f in zip(signals, filters)) if length is None else int(length)
-    n = max(n, 0)
+    if length is None:
+        length = max(s.size + f.shape[1] - 1 for s, f in zip(signals, filters))
+    n = max(int(length), 0)
     n_blocks = -(-n // B)
     out = np.empty((conv.n_outputs, n_blocks * B))
     blocks = np.zeros((len(signals), B))
