@@ -22,18 +22,18 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SOFA = ROOT / "spatial" / "data" / "hrtf" / "MIT_KEMAR_normal_pinna.sofa"
-ASSUMED_BLOCK = 4096
+ASSUMED_BLOCK = 8192
 
 
 # ---------------------------------------------------------------- spatial's internals
 
 def engine_block() -> tuple[int, str]:
-    """The engine's block size B (FFT size 2B), and where it came from."""
+    """The render loop's block size B (FFT size 2B), and where it came from."""
     try:
-        from spatial.engine.convolver import DEFAULT_BLOCK
-        return int(DEFAULT_BLOCK), "spatial.engine.convolver.DEFAULT_BLOCK"
+        from spatial.engine.convolver import STATIC_BLOCK
+        return int(STATIC_BLOCK), "spatial.engine.convolver.STATIC_BLOCK, the render loop's block"
     except (ImportError, AttributeError, TypeError, ValueError):
-        return ASSUMED_BLOCK, "assumed (spatial.engine.convolver.DEFAULT_BLOCK not found)"
+        return ASSUMED_BLOCK, "assumed (spatial.engine.convolver.STATIC_BLOCK not found)"
 
 
 def planned_filters(scene):
