@@ -183,11 +183,9 @@ class MotionProcessor:
             direct_dir, images = self._taps(k, src, st, t, lis_pos, yaw, x)
             live.append(k)
             directs.append(direct_dir)
-            if images is None:
-                pass
-            elif k % MAIN_SHARE == MAIN_SHARE - 1:
+            if images is not None and k % MAIN_SHARE == MAIN_SHARE - 1:
                 own.append(images)
-            else:  # the worker runs these image kernels, in source order
+            elif images is not None:  # the worker runs these image kernels, in source order
                 self._jobs.append(self._pool.submit(self._images, *images, feeds))
         # one source in MAIN_SHARE has its images read here (into feeds of its own, added
         # after the worker's: the same sums every run); then the worker runs stage 1 and
