@@ -289,40 +289,79 @@ def test_single_precision_meets_the_accuracy_bound():
 
 # -- packed multi-input accumulation, silent inputs, threads ----------------------------
 
-def test_accumulate_inputs_matches_numpy():
-    """The packed kernel (every input's ring and partitions in two arrays) against its
-    numpy twin and against the per-input definition written out."""
+def test_accumulate_routes_matches_numpy():
+    """The packed kernel (every input's ring, every route's partitions in two arrays)
+    against its numpy twin and against the per-route definition written out: routes of
+    one input share its ring, each lands in its own channels (two groups here)."""
     rng = np.random.default_rng(21)
-    rows, parts = np.array([3, 1, 5, 2]), np.array([2, 1, 5, 2])
+    rows = np.array([3, 1, 5, 2])
     rows_at = np.concatenate([[0], np.cumsum(rows)[:-1]])
-    parts_at = np.concatenate([[0], np.cumsum(parts)[:-1]])
-    n_ch, n_bins = 3, 65
+    # routes: (input, parts, offset, width); inputs 0 and 2 reach both groups (0..3, 3..5)
+    routes = [(0, 2, 0, 3), (1, 1, 0, 3), (2, 5, 0, 3), (3, 2, 0, 3), (0, 3, 3, 2),
+              (2, 4, 3, 2)]
+    route_input = np.array([r[0] for r in routes])
+    parts = np.array([r[1] for r in routes])
+    offset = np.array([r[2] for r in routes])
+    width = np.array([r[3] for r in routes])
+    size = parts * width
+    h_at = np.concatenate([[0], np.cumsum(size)[:-1]])
+    n_ch, n_bins = 5, 65
     fdl = _crandn(rng, rows.sum(), n_bins)
-    H = _crandn(rng, parts.sum(), n_ch, n_bins)
+    H = _crandn(rng, size.sum(), n_bins)
     heads = np.array([2, 0, 3, 1])
-    use = np.array([True, True, False, True])
+    use = np.array([True, True, False, True, True, True])
+    args = (fdl, heads, rows_at, rows, route_input, H, h_at, parts, offset, width, use)
     got = _crandn(rng, n_ch, n_bins)  # overwritten, not added to
     want = np.zeros_like(got)
-    kernels.accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, got, 0, n_ch)
-    reference.accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, want, 0, n_ch)
+    kernels.accumulate_routes(*args, got, 0, n_ch)
+    reference.accumulate_routes(*args, want, 0, n_ch)
     manual = np.zeros_like(got)
-    for s in np.flatnonzero(use):
-        for p in range(parts[s]):
-            manual += fdl[rows_at[s] + (heads[s] - p) % rows[s]] * H[parts_at[s] + p]
+    for r in np.flatnonzero(use):
+        s = route_input[r]
+        for p in range(parts[r]):
+            spec = fdl[rows_at[s] + (heads[s] - p) % rows[s]]
+            for j in range(width[r]):
+                manual[offset[r] + j] += spec * H[h_at[r] + p * width[r] + j]
     assert np.max(np.abs(got - want)) < 1e-12
     assert np.max(np.abs(got - manual)) < 1e-12
     assert np.max(np.abs(manual)) > 1.0
     # a channel range touches only its channels, and computes them exactly as the whole
     part = _crandn(rng, n_ch, n_bins)
     kept = part.copy()
-    kernels.accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, part, 1, 3)
-    assert np.array_equal(part[0], kept[0])
-    assert np.array_equal(part[1:], got[1:])
+    kernels.accumulate_routes(*args, part, 1, 4)
+    assert np.array_equal(part[0], kept[0]) and np.array_equal(part[4], kept[4])
+    assert np.array_equal(part[1:4], got[1:4])
     ref_part = kept.copy()
-    reference.accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, ref_part,
-                                1, 3)
+    reference.accumulate_routes(*args, ref_part, 1, 4)
     assert np.array_equal(ref_part[0], kept[0])
-    assert np.max(np.abs(ref_part[1:] - manual[1:])) < 1e-12
+    assert np.max(np.abs(ref_part[1:4] - manual[1:4])) < 1e-12
+
+
+def test_routes_equal_engines_of_one_group():
+    """An engine with two output groups (each input routed to both, with other filters)
+    gives each group's channels bit for bit as an engine holding that group alone:
+    one forward transform per input serves every group."""
+    rng = np.random.default_rng(5)
+    B, n_blocks = 256, 9
+    sig = [rng.standard_normal(B * n_blocks) for _ in range(3)]
+    sig[1][: 3 * B] = 0.0  # a late start: silent blocks skipped in both
+    fa = [rng.standard_normal((2, int(n))) for n in (100, 700, 1300)]
+    fb = [rng.standard_normal((3, int(n))) for n in (900, 50, 300)]
+    both = BlockConvolver(B, 5, dtype=np.float32)
+    alone = [BlockConvolver(B, 2, dtype=np.float32), BlockConvolver(B, 3, dtype=np.float32)]
+    for a, b in zip(fa, fb):
+        s = both.add_input()
+        both.add_route(s, a, 0)
+        both.add_route(s, b, 2)
+        alone[0].add_input(a)
+        alone[1].add_input(b)
+    for k in range(n_blocks):
+        x = np.stack([s_[k * B:(k + 1) * B] for s_ in sig])
+        y = both.process(x)
+        assert np.array_equal(y[:2], alone[0].process(x))
+        assert np.array_equal(y[2:], alone[1].process(x))
+    want = reference.convolve_reference(sig, fb)[:, :B * n_blocks]
+    assert np.max(np.abs(y[2:] - want[:, -B:])) < 1e-5 * np.abs(want).max()
 
 
 def _sparse_case(rng, block, n_blocks):

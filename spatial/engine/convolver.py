@@ -43,7 +43,7 @@ try:  # scipy.fft.rfft's own kernel, which can write into a given array (rfft ca
 except ImportError:  # another scipy: scipy.fft.rfft and a copy
     _r2c = None
 
-from spatial.engine.kernels import (accumulate_inputs, accumulate_partitions, crossfade_add,
+from spatial.engine.kernels import (accumulate_partitions, accumulate_routes, crossfade_add,
                                     load_blocks)
 
 DEFAULT_BLOCK = 4096  # fastest offline on 2 cores for early filters of ~50-100 ms (see RESULTS.md)
@@ -105,6 +105,15 @@ class BlockConvolver:
     block of every input per call; the returned (C, B) block is the sum over inputs
     of each input convolved with its filter, for the same B samples
     (`latency` = 0: output block b corresponds to input block b).
+
+    Routes (several outputs from one pass): the C output channels may be cut into
+    groups (a format, or one bus of a format). An input's filter into one group is a
+    *route*: `add_input()` without a filter, then `add_route(input, filt, offset)` for
+    each group it reaches, its (width, L) filter landing in channels offset ..
+    offset + width. The input's forward transform is computed once and shared by all
+    its routes; a group's channels are summed over its routes in the order they were
+    added, exactly as an engine holding that group alone would sum them (bit for bit).
+    `add_input(filt)` is `add_input()` plus a route at offset 0 over every channel.
     """
 
     latency = 0
@@ -131,16 +140,18 @@ class BlockConvolver:
         self.n_outputs = n_outputs
         self.n_bins = block_size + 1  # rfft bins of the 2B-point FFT
         self._frames = np.zeros((0, 2 * block_size), self.dtype)  # (S, 2B) [previous | current]
-        self._H: list[np.ndarray] = []  # per input (P_s, C, K) complex128
-        self._fdl: list[np.ndarray] = []  # per input (R_s, K) complex128, row m % R_s = block m
+        self._fdl: list[np.ndarray] = []  # per input (R_s, K), row m % R_s = block m
         self._last = np.zeros(0, np.int64)  # per input: last block whose frame was nonzero
-        self._pending: dict[int, np.ndarray] = {}  # input -> new (P, C, K), applied next block
+        self._H: list[np.ndarray] = []  # per route (P_r, W_r, K) partition spectra
+        self._route_input: list[int] = []  # per route: its input
+        self._offset: list[int] = []  # per route: its first output channel
+        self._pending: dict[int, np.ndarray] = {}  # route -> new (P, W, K), applied next block
         self._acc = np.zeros((3, n_outputs, self.n_bins), dtype=self._complex)  # main/old/new
         self._fade = crossfade_window(block_size).astype(self.dtype)
         self._count = 0  # blocks processed so far
         self.workers = workers
         self.skip_silent = bool(skip_silent)
-        self._packed = None  # (fdl, rows_at, rows, H, parts_at, parts): see _pack
+        self._packed = None  # see _pack
         self.threads = max(1, int(threads))
         self.parallel_min_inputs = PARALLEL_MIN_INPUTS
         self.backoff_blocks = BACKOFF_BLOCKS
@@ -149,41 +160,53 @@ class BlockConvolver:
 
     @property
     def n_inputs(self) -> int:
+        return len(self._fdl)
+
+    @property
+    def n_routes(self) -> int:
         return len(self._H)
 
     def partitions(self, index: int) -> int:
-        """Number of B-tap partitions of input `index`'s current filter."""
+        """Number of B-tap partitions of route `index`'s current filter."""
         return self._H[index].shape[0]
 
     def _pack(self):
-        """Copy every input's ring and partitions into two packed arrays, and make the
-        per-input arrays views of them (so a later change to one input repacks)."""
+        """Copy every input's ring and every route's partitions into two packed arrays,
+        and make the per-input and per-route arrays views of them (so a later change to
+        one repacks)."""
         if self._packed is not None:
             return self._packed
         rows = np.array([f.shape[0] for f in self._fdl], dtype=np.int64)
-        parts = np.array([h.shape[0] for h in self._H], dtype=np.int64)
         rows_at = np.cumsum(rows) - rows
-        parts_at = np.cumsum(parts) - parts
+        parts = np.array([h.shape[0] for h in self._H], dtype=np.int64)
+        width = np.array([h.shape[1] for h in self._H], dtype=np.int64)
+        size = parts * width
+        h_at = np.cumsum(size) - size
         fdl = np.zeros((int(rows.sum()), self.n_bins), self._complex)
-        H = np.zeros((int(parts.sum()), self.n_outputs, self.n_bins), self._complex)
-        for s in range(len(self._H)):
+        H = np.zeros((int(size.sum()), self.n_bins), self._complex)
+        for s in range(len(self._fdl)):
             fdl[rows_at[s]:rows_at[s] + rows[s]] = self._fdl[s]
-            H[parts_at[s]:parts_at[s] + parts[s]] = self._H[s]
             self._fdl[s] = fdl[rows_at[s]:rows_at[s] + rows[s]]
-            self._H[s] = H[parts_at[s]:parts_at[s] + parts[s]]
-        self._packed = (fdl, rows_at, rows, H, parts_at, parts)
+        for r, h in enumerate(self._H):
+            view = H[h_at[r]:h_at[r] + size[r]]
+            view[:] = h.reshape(size[r], self.n_bins)
+            self._H[r] = view.reshape(h.shape)
+        route_input = np.array(self._route_input, dtype=np.int64)
+        offset = np.array(self._offset, dtype=np.int64)
+        self._packed = (fdl, rows_at, rows, H, h_at, parts, route_input, offset, width)
         return self._packed
 
     # -- planning -----------------------------------------------------------------
 
-    def _spectra(self, filt) -> np.ndarray:
-        """(C, L) filter -> (P, C, K) partition spectra (trailing zero partitions dropped)."""
+    def _spectra(self, filt, width: int | None = None) -> np.ndarray:
+        """(W, L) filter -> (P, W, K) partition spectra (trailing zero partitions dropped)."""
+        width = self.n_outputs if width is None else width
         filt = np.asarray(filt, dtype=np.float64)
-        if filt.ndim != 2 or filt.shape[0] != self.n_outputs or filt.shape[1] < 1:
-            raise ValueError(f"filter must be (C={self.n_outputs}, L>=1), got shape {filt.shape}")
+        if filt.ndim != 2 or filt.shape[0] != width or filt.shape[1] < 1:
+            raise ValueError(f"filter must be (C={width}, L>=1), got shape {filt.shape}")
         if not np.all(np.isfinite(filt)):
             raise ValueError("filter has non-finite taps")
-        B, C, L = self.block_size, self.n_outputs, filt.shape[1]
+        B, C, L = self.block_size, width, filt.shape[1]
         n_part = -(-L // B)
         padded = np.zeros((C, n_part * B))
         padded[:, :L] = filt
@@ -208,28 +231,49 @@ class BlockConvolver:
         self._fdl[index] = new
         self._packed = None
 
-    def add_input(self, filt, max_length: int | None = None) -> int:
-        """Register an input with its (C, L) FIR, L >= 1; returns its index (0, 1, ...).
+    def add_input(self, filt=None, max_length: int | None = None) -> int:
+        """Register an input; returns its index (0, 1, ...). With its (C, L) FIR
+        (L >= 1) it also gets a route over every output channel (route index = input
+        index while every input is added this way); without, give it routes with
+        `add_route`.
 
         max_length: longest filter (taps) a later `set_filter` may give this input with
         exact results. The delay line keeps max(L, max_length) taps of history; a later
         filter longer than the history held sees the older input as silence.
         Inputs may be added between blocks; a new input's history is silence.
         """
-        H = self._spectra(filt)
         B = self.block_size
-        rows = max(H.shape[0], -(-int(max_length or 0) // B))
-        self._H.append(H)
-        self._fdl.append(np.zeros((rows, self.n_bins), dtype=self._complex))
+        self._fdl.append(np.zeros((max(1, -(-int(max_length or 0) // B)), self.n_bins),
+                                  dtype=self._complex))
         self._last = np.append(self._last, np.int64(_NEVER))
         self._packed = None
-        frames = np.zeros((len(self._H), 2 * B), self.dtype)
+        frames = np.zeros((len(self._fdl), 2 * B), self.dtype)
         frames[:-1] = self._frames
         self._frames = frames
+        index = len(self._fdl) - 1
+        if filt is not None:
+            self.add_route(index, filt, 0)
+        return index
+
+    def add_route(self, index: int, filt, offset: int = 0) -> int:
+        """Input `index` through its (W, L) filter into output channels offset ..
+        offset + W; returns the route's index. Routes of one input share its history."""
+        if not 0 <= index < len(self._fdl):
+            raise IndexError(f"no input {index}")
+        width = np.shape(filt)[0] if np.ndim(filt) == 2 else -1
+        if not (0 <= offset and width >= 1 and offset + width <= self.n_outputs):
+            raise ValueError(f"a route's channels must lie within the {self.n_outputs} "
+                             f"outputs, got offset {offset} and filter shape {np.shape(filt)}")
+        H = self._spectra(filt, width)
+        self._ensure_history(index, H.shape[0])
+        self._H.append(H)
+        self._route_input.append(int(index))
+        self._offset.append(int(offset))
+        self._packed = None
         return len(self._H) - 1
 
     def set_filter(self, index: int, filt) -> None:
-        """Replace input `index`'s (C, L) filter; takes effect on the next `process` call.
+        """Replace route `index`'s (W, L) filter; takes effect on the next `process` call.
 
         That block is the raised-cosine crossfade (`crossfade_window`) from the output of
         the old filter to the output of the new one (both full convolutions of the
@@ -237,9 +281,9 @@ class BlockConvolver:
         `process` replaces the pending filter (the fade still starts from the current one).
         """
         if not 0 <= index < len(self._H):
-            raise IndexError(f"no input {index}")
-        H = self._spectra(filt)
-        self._ensure_history(index, H.shape[0])
+            raise IndexError(f"no route {index}")
+        H = self._spectra(filt, self._H[index].shape[1])
+        self._ensure_history(self._route_input[index], H.shape[0])
         self._pending[index] = H
 
     # -- the block loop -------------------------------------------------------------
@@ -250,10 +294,10 @@ class BlockConvolver:
         blocks = np.asarray(blocks)
         if blocks.dtype not in (np.float32, np.float64):
             blocks = blocks.astype(self.dtype)
-        S, B, C = len(self._H), self.block_size, self.n_outputs
+        S, B, C = len(self._fdl), self.block_size, self.n_outputs
         if blocks.shape != (S, B):
             raise ValueError(f"expected blocks of shape ({S}, {B}), got {blocks.shape}")
-        fdl, rows_at, rows, H, parts_at, parts = self._pack()
+        fdl, rows_at, rows, H, h_at, parts, route_input, offset, width = self._pack()
         frames = self._frames
         n = self._count
         heads = n % rows
@@ -287,10 +331,10 @@ class BlockConvolver:
         clear = np.flatnonzero(~active & (idle <= rows))
         if clear.size:
             fdl[rows_at[clear] + heads[clear]] = 0.0
-        use = idle < parts
+        use = idle[route_input] < parts  # per route
         fading = False
         if self._pending:
-            fading = self._crossfade_inputs(heads, idle, use)
+            fading = self._crossfade_routes(heads, idle, use)
         self._count = n + 1
         n_acc = 3 if fading else 1
         out = np.empty((C, B), self.dtype)
@@ -300,8 +344,8 @@ class BlockConvolver:
             """Channels c0..c1: multiply-accumulate, inverse FFTs, crossfade."""
             if c0 == c1:
                 return
-            accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, acc[0],
-                              c0, c1)
+            accumulate_routes(fdl, heads, rows_at, rows, route_input, H, h_at, parts, offset,
+                              width, use, acc[0], c0, c1)
             y = scipy.fft.irfft(acc[:n_acc, c0:c1], n=2 * B, axis=-1, workers=fft_workers)
             out[c0:c1] = y[0, :, B:]
             if fading:
@@ -357,21 +401,23 @@ class BlockConvolver:
             self._pool.shutdown(wait=True)
             self._pool = None
 
-    def _crossfade_inputs(self, heads, idle, use) -> bool:
-        """Inputs with a pending filter: old and new filter into acc[1], acc[2] (and not
+    def _crossfade_routes(self, heads, idle, use) -> bool:
+        """Routes with a pending filter: old and new filter into acc[1], acc[2] (and not
         into acc[0]); the new filter becomes current. Returns whether any was summed."""
         acc = self._acc
         fading = False
-        for s, new in self._pending.items():
-            use[s] = False
-            old = self._H[s]
-            self._H[s] = new
+        for r, new in self._pending.items():
+            use[r] = False
+            old = self._H[r]
+            self._H[r] = new
+            s = self._route_input[r]
             if idle[s] < max(old.shape[0], new.shape[0]):
                 if not fading:
                     acc[1:].fill(0.0)
                     fading = True
-                accumulate_partitions(self._fdl[s], int(heads[s]), old, acc[1])
-                accumulate_partitions(self._fdl[s], int(heads[s]), new, acc[2])
+                c0, c1 = self._offset[r], self._offset[r] + old.shape[1]
+                accumulate_partitions(self._fdl[s], int(heads[s]), old, acc[1, c0:c1])
+                accumulate_partitions(self._fdl[s], int(heads[s]), new, acc[2, c0:c1])
         self._pending.clear()
         self._packed = None  # the new filters are packed before the next block
         return fading

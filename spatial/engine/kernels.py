@@ -38,32 +38,43 @@ def accumulate_partitions(fdl, head, H, acc):
 
 
 @numba.njit(**JIT)
-def accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, acc, c0, c1):
-    """Every used input's partitions, multiplied and summed into acc[c0:c1] (overwritten).
+def accumulate_routes(fdl, heads, rows_at, rows, route_input, H, h_at, parts, offset, width,
+                      use, acc, c0, c1):
+    """Every used route's partitions, multiplied and summed into acc[c0:c1] (overwritten).
 
     Packed inputs: input s owns fdl rows rows_at[s] .. + rows[s] (its ring; the newest
-    spectrum at rows_at[s] + heads[s]) and filter partitions H[parts_at[s] .. + parts[s]].
-    For c0 <= c < c1 (the other channels of acc are not touched):
-    acc[c, k] = sum_s use[s] * sum_p fdl[rows_at[s] + (heads[s] - p) % rows[s], k]
-                                        * H[parts_at[s] + p, c, k].
-    A channel's sum runs in the same order whatever c0, c1, so the engine's threads
-    (one channel range each, nogil) give the 1-thread result bit for bit. No prange:
-    OpenMP's spinning threads were 10x slower on the shared 2-core machine. The bin
-    loop starts at 0 on purpose: LLVM vectorises it only when it can prove the index
-    non-negative (a loop over k0..k1, or the bins in chunks, ran 2x slower).
+    spectrum at rows_at[s] + heads[s]). A route r takes input route_input[r] through
+    its own filter into output channels offset[r] .. offset[r] + width[r] (an output
+    group: a format, or one bus of a format); its partition p, channel j is the row
+    H[h_at[r] + p * width[r] + j] (the (P, width, K) spectra, flattened). For
+    c0 <= c < c1 (the other channels of acc are not touched):
+    acc[c, k] = sum_r use[r] * sum_p fdl[rows_at[s] + (heads[s] - p) % rows[s], k]
+                                    * H[h_at[r] + p * width[r] + c - offset[r], k],
+    over the routes r whose channels hold c (s = route_input[r]). An input's transform
+    is shared by all its routes. A channel's sum runs over the routes in their order
+    whatever c0, c1 and whatever other groups exist, so the engine's threads (one channel
+    range each, nogil) give the 1-thread result bit for bit, and a group's channels are
+    the same as in an engine that has that group alone. No prange: OpenMP's spinning
+    threads were 10x slower on the shared 2-core machine. The bin loop starts at 0 on
+    purpose: LLVM vectorises it only when it can prove the index non-negative (a loop
+    over k0..k1, or the bins in chunks, ran 2x slower).
     """
     n_bins = acc.shape[1]
     for c in range(c0, c1):
         for k in range(n_bins):
             acc[c, k] = 0.0
-        for s in range(use.shape[0]):
-            if not use[s]:
+        for r in range(use.shape[0]):
+            if not use[r]:
                 continue
-            for p in range(parts[s]):
+            j = c - offset[r]
+            if j < 0 or j >= width[r]:
+                continue
+            s = route_input[r]
+            for p in range(parts[r]):
                 row = rows_at[s] + (heads[s] - p) % rows[s]
-                hp = parts_at[s] + p
+                hp = h_at[r] + p * width[r] + j
                 for k in range(n_bins):  # contiguous in fdl, H and acc
-                    acc[c, k] += fdl[row, k] * H[hp, c, k]
+                    acc[c, k] += fdl[row, k] * H[hp, k]
 
 
 @numba.njit(**JIT)

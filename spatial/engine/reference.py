@@ -68,14 +68,17 @@ def accumulate_partitions(fdl: np.ndarray, head: int, H: np.ndarray, acc: np.nda
     acc += np.einsum("pk,pck->ck", fdl[rows], H)
 
 
-def accumulate_inputs(fdl, heads, rows_at, rows, H, parts_at, parts, use, acc, c0, c1):
-    """acc[c0:c1] = sum over used inputs s of their partitions (see
-    kernels.accumulate_inputs); the other channels of acc are left alone."""
-    part = np.zeros((c1 - c0, acc.shape[1]), acc.dtype)
-    for s in np.flatnonzero(use):
+def accumulate_routes(fdl, heads, rows_at, rows, route_input, H, h_at, parts, offset, width,
+                      use, acc, c0, c1):
+    """acc[c0:c1] = sum over used routes of their partitions, each into its own channels
+    (see kernels.accumulate_routes); the other channels of acc are left alone."""
+    part = np.zeros(acc.shape, acc.dtype)
+    for r in np.flatnonzero(use):
+        s = route_input[r]
         ring = fdl[rows_at[s]:rows_at[s] + rows[s]]
-        accumulate_partitions(ring, heads[s], H[parts_at[s]:parts_at[s] + parts[s], c0:c1], part)
-    acc[c0:c1] = part
+        Hr = H[h_at[r]:h_at[r] + parts[r] * width[r]].reshape(parts[r], width[r], -1)
+        accumulate_partitions(ring, heads[s], Hr, part[offset[r]:offset[r] + width[r]])
+    acc[c0:c1] = part[c0:c1]
 
 
 def load_blocks(frames: np.ndarray, blocks: np.ndarray) -> np.ndarray:
