@@ -1,19 +1,28 @@
-"""The streaming render loop: a plan in, (n, C) float32 output blocks out.
+"""The streaming render loop: a plan in, per block every format's mix and buses out.
 
-One-way, one block at a time, memory independent of the scene's length:
+One pass, one engine, one block at a time, memory independent of the scene's length:
 1. every stream (a source file) is read for the block by its
    :class:`~spatial.readers.BlockReader` (in reader threads, one block ahead,
    so decoding overlaps the convolution: soundfile and soxr release the GIL);
-2. the send bus is formed: each source times its send gain, delayed (a
-   time-domain gain and delay line per source);
-3. every input (a mono source, one channel of a bed, and the send bus with the
-   shared late tail as its filter) goes through its own filter, all
-   accumulated per output channel in the frequency domain: one inverse FFT per
-   output channel and block, the block's work split over the threads (the
-   engine's lanes: forward FFTs by input, multiply-accumulate and inverse FFTs
-   by channel; the same samples on any number of threads). A stream outside its
-   time span is not read at all and its inputs are marked silent, so the engine
-   skips their transforms.
+2. the bus stage before the room (:mod:`spatial.routing`): bus gains and the
+   ducking gains multiply the sources' dry blocks;
+3. each bus's send to the tail is formed: each source times its send gain, delayed
+   (a time-domain gain and delay line per source);
+4. every input (a mono source, one channel of a bed, each bus's send with the late
+   tail as its filter, the moving path's feeds) is transformed once, and reaches
+   each output group (a format's bus) through that format's filter: the engine
+   (:class:`~spatial.engine.convolver.BlockConvolver`) accumulates per group and
+   channel in the frequency domain, one inverse FFT per output channel and block,
+   the block's work split over the threads (the same samples on any number of
+   threads). A stream outside its time span is not read at all and its inputs are
+   marked silent, so the engine skips their transforms;
+5. moving sources (:mod:`spatial.motion_render`) feed the same engine and add
+   their direct paths to their groups;
+6. each format's groups are summed into its mix (:class:`~spatial.routing.BusView`).
+
+A passage (`start`, `end`) is rendered from a pre-roll before `start` as long as the
+longest filter rings, so the reverberation of earlier sound is there; only the
+passage is handed out.
 """
 from __future__ import annotations
 
@@ -23,6 +32,7 @@ from typing import Iterator
 
 import numpy as np
 
+from spatial import routing as routes
 from spatial.engine.kernels import send_bus
 from spatial.plan import RenderPlan
 
@@ -35,58 +45,99 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
+def preroll(p: RenderPlan) -> int:
+    """Samples before a passage that still sound in it: the longest filter or tail."""
+    ring = max((f.shape[1] for inp in p.inputs for f in inp.filters), default=1)
+    for fp in p.outputs:
+        if fp.tail is not None:
+            ring = max([ring] + [inp.send_delay + fp.tail.shape[1] for inp in p.inputs
+                                 if inp.send_gain])
+        if fp.motion is not None:
+            ring += max((int(np.ceil(m.max_delay_s * p.sample_rate))
+                         for m in fp.motion.sources), default=0)
+    return int(ring)
+
+
 class RenderLoop:
-    """Runs a RenderPlan block by block; iterate `blocks()` for the output.
+    """Runs a RenderPlan block by block: `frames()` for every format's signals,
+    `blocks()` for the first format's mix alone.
 
     block_size: engine block B (default the engine's). threads: worker threads
     (default numba's thread count, NUMBA_NUM_THREADS, at most the CPUs this process
     may run on): the reader threads and the engine's lanes. prefetch: decode the
     next block in reader threads while this one is convolved. Neither changes the
-    output, bit for bit.
+    output, bit for bit. routing: the buses (spatial.routing; default one bus, no
+    gains). start, end: the passage to hand out, in samples (default the whole plan).
     """
 
     def __init__(self, p: RenderPlan, block_size: int | None = None, prefetch: bool = True,
-                 threads: int | None = None):
+                 threads: int | None = None, routing: routes.Routing | None = None,
+                 start: int = 0, end: int | None = None):
         import numba
 
         from spatial.engine.convolver import STATIC_BLOCK, BlockConvolver
 
         self.plan = p
+        self.routing = rt = routing or routes.plain(p)
         self.threads = max(1, int(threads or min(numba.get_num_threads(), _cpus())))
-        # moving sources too: spatial.motion_render crossfades their filters every control
-        # block (~10 ms) whatever the engine's block (B1 60 s CPU 3.5 -> 2.6-2.9 s)
-        moving = getattr(p, "motion", None) is not None
+        moving = any(inp.moving for inp in p.inputs) and p.motion is not None
         self.block_size = B = int(block_size or STATIC_BLOCK)
-        C = p.n_channels
         # single precision: the output is float32, and it halves the FFT and MAC cost;
         # the engine's error stays ~1e-7 of the peak (tests/test_engine.py bounds it)
-        # moving sources: spatial.motion_render runs stage 1 in its own worker thread, next
-        # to the direct paths in this one; engine lanes on top would only contend with them
-        self.stage1 = BlockConvolver(B, C, dtype=np.float32,
-                                     threads=1 if moving else self.threads)
-        for inp in p.inputs:
-            self.stage1.add_input(inp.filt)
-        # the tail's feeds: a gain and a delay line per input (spatial.engine.kernels.send_bus)
-        sends = [i for i, inp in enumerate(p.inputs) if inp.send_gain != 0.0]
-        self.sends = np.array(sends, np.int64)
-        self._send_gains = np.array([p.inputs[i].send_gain for i in sends], np.float64)
-        self._send_delays = np.array([p.inputs[i].send_delay for i in sends], np.int64)
-        self._send_lines = np.zeros((len(sends), int(self._send_delays.max(initial=0)) + B))
-        self._send_idle = np.ones(len(sends), bool)  # the line holds only zeros
-        # the send bus is one more input of the same engine, its filter the shared tail:
-        # its contribution joins the others' in the frequency domain (no inverse FFTs of
-        # its own); its row (index len(p.inputs)) is formed from the others' rows
-        self.send_row = None
-        if p.tail is not None and len(sends):
-            self.send_row = self.stage1.add_input(p.tail)
+        # moving sources: spatial.motion_render runs the engine in its own worker thread,
+        # next to the direct paths in this one; engine lanes on top would only contend
+        self.engine = eng = BlockConvolver(B, rt.n_channels, dtype=np.float32,
+                                           threads=1 if moving else self.threads)
+        n_formats, n_buses = len(p.outputs), len(rt.buses)
+        for i, inp in enumerate(p.inputs):
+            s = eng.add_input()
+            if inp.moving:
+                continue  # spatial.motion_render renders it
+            for f in range(n_formats):
+                eng.add_route(s, inp.filters[f], rt.group(f, rt.input_bus[i]).offset)
+        # each bus's send to the tail: a gain and a delay line per input
+        # (spatial.engine.kernels.send_bus); the send is one more input of the engine,
+        # its filter each format's tail: it joins the others in the frequency domain
+        self.sends = []  # (row, inputs, gains, delays, lines, idle) per bus with sends
+        tails = any(fp.tail is not None for fp in p.outputs)
+        for k in range(n_buses):
+            idx = [i for i, inp in enumerate(p.inputs)
+                   if inp.send_gain != 0.0 and rt.input_bus[i] == k]
+            if not tails or not idx:
+                continue
+            row = eng.add_input()
+            for f, fp in enumerate(p.outputs):
+                if fp.tail is not None:
+                    eng.add_route(row, fp.tail, rt.group(f, k).offset)
+            delays = np.array([p.inputs[i].send_delay for i in idx], np.int64)
+            self.sends.append((row, np.array(idx, np.int64),
+                               np.array([p.inputs[i].send_gain for i in idx], np.float64),
+                               delays, np.zeros((len(idx), int(delays.max()) + B)),
+                               np.ones(len(idx), bool)))
+        self.n_rows = eng.n_inputs
+        self.gained = np.flatnonzero(rt.input_gain != 1.0)
+        self.ducker = None
+        if rt.ducking is not None:
+            from spatial.mix.ducking import Ducker
+
+            self.ducker = Ducker(p.sample_rate, rt.ducking)
+            self.ducked = np.flatnonzero(rt.ducked)
         self.motion = None
-        if getattr(p, "motion", None) is not None and any(i.moving for i in p.inputs):
-            # moving sources: spatial.motion_render
+        if moving:
             from spatial.motion_render import MotionProcessor
 
-            self.motion = MotionProcessor(p, B, self.stage1)
+            self.motion = MotionProcessor(p, B, eng, rt)
         self.prefetch = prefetch
-        self.n_blocks = -(-p.length // B)
+        # the passage, and where rendering starts (its pre-roll)
+        self.start = max(0, int(start))
+        self.end = p.length if end is None else min(int(end), p.length)
+        self.first = max(0, self.start - preroll(p)) if self.start else 0
+        self.n_blocks = max(0, -(-(self.end - self.first) // B))
+
+    @property
+    def length(self) -> int:
+        """Frames handed out (of the longest format)."""
+        return max(0, self.end - self.start)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -94,7 +145,7 @@ class RenderLoop:
         """Block b of the given streams into rows (S, B) float64; active[i]: input i was read.
         Touches only the rows and flags of these streams' inputs (threads share the arrays)."""
         B = self.block_size
-        t0 = b * B
+        t0 = self.first + b * B
         for stream, reader, inputs in readers:
             pos = t0 - stream.start  # stream sample at the block's first sample
             if pos + B <= 0 or pos >= stream.length:
@@ -103,7 +154,7 @@ class RenderLoop:
                 continue
             lo = max(0, -pos)  # leading zeros of a block in which the stream starts
             if reader.position < pos + lo:
-                reader.skip(pos + lo - reader.position)  # a negative start
+                reader.skip(pos + lo - reader.position)  # a negative start, or a passage
             if len(inputs) == 1:
                 i = inputs[0]
                 rows[i, :lo] = 0.0
@@ -131,14 +182,39 @@ class RenderLoop:
             raise
         return opened
 
+    # -- the bus stage before the room --------------------------------------------------
+
+    def _pre_room(self, rows: np.ndarray, active: np.ndarray) -> None:
+        """Bus gains and ducking on the dry blocks, then each bus's send row."""
+        rt = self.routing
+        for i in self.gained:
+            if active[i]:
+                rows[i] *= rt.input_gain[i]
+        if self.ducker is not None:
+            side = np.zeros(self.block_size)
+            for i, w in rt.side:
+                if active[i]:
+                    side += w * rows[i]
+            g = self.ducker.process(side[:, None])
+            if np.any(g != 1.0):
+                rows[self.ducked] *= g
+        for row, idx, gains, delays, lines, idle in self.sends:
+            send_bus(rows, active, idx, gains, delays, lines, idle, rows[row])
+
     # -- the loop ----------------------------------------------------------------------
 
-    def blocks(self) -> Iterator[np.ndarray]:
-        """(n, C) float32 output blocks, n = B except for the last; each is a buffer
-        reused for the next block: copy it (or write it out) before asking for the next."""
-        p, B = self.plan, self.block_size
-        S = len(p.inputs) + (self.send_row is not None)
-        out = np.zeros((B, p.n_channels), np.float32)
+    def frames(self) -> Iterator[dict[str, routes.BusView]]:
+        """Per block, format name -> BusView of the passage's next frames (n <= B; a format
+        whose filters ring shorter may end first: its views then have fewer frames, down to
+        0). The arrays are buffers reused for the next block: copy or write them first."""
+        p, B, rt = self.plan, self.block_size, self.routing
+        S = self.n_rows
+        n_buses = len(rt.buses)
+        dlg = rt.bus_index("dialogue") if n_buses > 1 else None  # D/B: dialogue apart
+        group_out = [np.zeros((B, g.width), np.float32) for g in rt.groups]
+        mixes = [group_out[f * n_buses] if n_buses == 1 else
+                 np.zeros((B, fp.n_channels), np.float32) for f, fp in enumerate(p.outputs)]
+        backs = [np.zeros((B, fp.n_channels), np.float32) for fp in p.outputs]
         # two sets of row buffers: the reader threads fill one while the engine uses the other
         rows = [np.zeros((S, B)), np.zeros((S, B))]
         active = [np.zeros(S, bool), np.zeros(S, bool)]
@@ -167,21 +243,49 @@ class RenderLoop:
                 for job in pending:
                     job.result()
                 pending = read(b + 1) if pool is not None and b + 1 < self.n_blocks else []
-                if self.send_row is not None:
-                    send_bus(rows[cur], active[cur], self.sends, self._send_gains,
-                             self._send_delays, self._send_lines, self._send_idle,
-                             rows[cur][self.send_row])
+                t0 = self.first + b * B
+                self._pre_room(rows[cur], active[cur])
                 if self.motion is None:
-                    out[:] = self.stage1.process(rows[cur]).T
+                    out = self.engine.process(rows[cur])
                 else:
-                    out[:] = self.motion.process(b, rows[cur], active[cur]).T
-                n = min(B, p.length - b * B)
-                yield out[:n]
+                    out = self.motion.process(b, t0, rows[cur], active[cur])
+                lo = max(self.start - t0, 0)  # the pre-roll is rendered, not handed out
+                if lo < B:
+                    views = {}
+                    for f, fp in enumerate(p.outputs):
+                        hi = min(B, min(fp.length, self.end) - t0)
+                        n = max(hi - lo, 0)
+                        bus_blocks = []
+                        for k in range(n_buses):
+                            g = rt.group(f, k)
+                            buf = group_out[f * n_buses + k][:n]
+                            buf[:] = out[g.offset:g.offset + g.width, lo:lo + n].T
+                            bus_blocks.append(buf)
+                        mix = mixes[f][:n]
+                        if n_buses > 1:
+                            mix[:] = bus_blocks[0]
+                            for blk in bus_blocks[1:]:
+                                mix += blk
+                        dialogue = background = None
+                        if dlg is not None:
+                            dialogue = bus_blocks[dlg]
+                            background = np.subtract(mix, dialogue, out=backs[f][:n])
+                        buses = ({name: bus_blocks[k] for k, (name, _) in enumerate(rt.buses)}
+                                 if rt.stems else {})
+                        views[fp.format] = routes.BusView(mix, buses, dialogue, background)
+                    yield views
                 if pool is None and b + 1 < self.n_blocks:
                     read(b + 1)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-            self.stage1.close()
+            self.engine.close()
             for _, reader, _ in readers:
                 reader.close()
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """(n, C) float32 blocks of the first format's mix; each is a buffer reused for the
+        next block: copy it (or write it out) before asking for the next."""
+        name = self.plan.outputs[0].format
+        for views in self.frames():
+            yield views[name].mix

@@ -82,43 +82,63 @@ class _State:
 
 
 class MotionProcessor:
-    """The moving path of a RenderPlan (p.motion), attached to the loop's stage 1.
+    """The moving path of a RenderPlan (p.motion; with several formats, each format's
+    p.outputs[f].motion), feeding the loop's engine.
 
-    Registers the static inputs it feeds (virtual directions, later reflections)
-    in `stage1`; `process(b, rows, active)` then runs stage 1 on the static inputs
-    plus those feeds, adds the moving direct paths, and returns the (C, B) block.
+    Registers the inputs it feeds in `engine` (per bus with moving sources: the virtual
+    directions, routed through each format's head-locked filters; per source: its
+    later reflections); `process(b, t0, rows, active)` then runs the engine on the
+    static inputs plus those feeds, adds the moving direct paths to their buses' groups
+    in every format, and returns the engine's (channels, B) block.
     """
 
-    def __init__(self, p, block: int, stage1):
-        mp: MotionPlan = p.motion
-        self.mp, self.B, self.stage1 = mp, int(block), stage1
+    def __init__(self, p, block: int, engine, routing):
+        outputs = p.outputs
+        mp: MotionPlan = outputs[0].motion
+        self.mp, self.B, self.stage1 = mp, int(block), engine
+        self.motions = [fp.motion for fp in outputs]
         self.fs = fs = mp.fs
         self.control = math.gcd(self.B, mp.control_block)
         self.grid = math.gcd(self.control, mp.grid)
         self.image_grid = math.gcd(self.control, IMAGE_GRID)
-        mp.control_block = self.control  # what the loop really uses (reported in stats)
-        self.n_static = stage1.n_inputs
-        # the moving sources of this plan (a mix bus's plan holds some of them): by name
-        present = {inp.name: i for i, inp in enumerate(p.inputs) if inp.moving}
-        self.sources = [dataclasses.replace(s, input=present[s.name]) for s in mp.sources
-                        if s.name in present]
-        self.first_dir = stage1.n_inputs
-        for f in mp.direction_filters:
-            stage1.add_input(f)
+        for m in self.motions:
+            m.control_block = self.control  # what the loop really uses (reported in stats)
+        self.n_static = engine.n_inputs
+        self.sources = mp.sources
+        rt = routing
+        self.bus = [rt.input_bus[s.input] for s in self.sources]  # each source's bus
+        n_f = len(outputs)
+        self.offsets = [[rt.group(f, k).offset for k in range(len(rt.buses))]
+                        for f in range(n_f)]
+        self.C = [fp.n_channels for fp in outputs]
+        # the virtual directions: 26 inputs per bus with moving sources, each routed
+        # through every format's filter for that direction into that bus's group
         self.n_dirs = len(mp.direction_filters)
+        self.feed_bus = sorted(set(self.bus)) if self.n_dirs else []
+        self.first_dir = {}
+        for k in self.feed_bus:
+            self.first_dir[k] = engine.n_inputs
+            for d in range(self.n_dirs):
+                s = engine.add_input()
+                for f, m in enumerate(self.motions):
+                    engine.add_route(s, m.direction_filters[d], self.offsets[f][k])
         self.rem_row = {}
-        for k, s in enumerate(self.sources):
-            if s.remainder is not None:
-                self.rem_row[k] = stage1.add_input(s.remainder)
-        self.rows = np.zeros((stage1.n_inputs, self.B))
-        # the virtual directions' feeds in single precision (as stage 1 takes them): the
-        # worker's, and those of the images read by this thread
-        self.feeds = np.zeros((self.n_dirs, self.B), np.float32)
-        self.own_feeds = np.zeros((self.n_dirs, self.B), np.float32)
-        self.C = stage1.n_outputs
+        for j, src in enumerate(self.sources):
+            rems = [m.sources[j].remainder for m in self.motions]
+            if any(r is not None for r in rems):
+                self.rem_row[j] = s = engine.add_input()
+                for f, r in enumerate(rems):
+                    if r is not None:
+                        engine.add_route(s, r, self.offsets[f][self.bus[j]])
+        self.rows = np.zeros((engine.n_inputs, self.B))
+        # the virtual directions' feeds in single precision (as the engine takes them):
+        # the worker's, and those of the images read by this thread, per bus
+        self.feeds = np.zeros((len(self.feed_bus), self.n_dirs, self.B), np.float32)
+        self.own_feeds = np.zeros_like(self.feeds)
+        self.feed_of = {k: i for i, k in enumerate(self.feed_bus)}
         # the direct path's frames: long enough for 2 control blocks + the spatial filter
-        irs, delays = mp.spatialiser.responses(np.array([[1.0, 0.0, 0.0]]))
-        self.lh = irs.shape[2]
+        self.lh = max(m.spatialiser.responses(np.array([[1.0, 0.0, 0.0]]))[0].shape[2]
+                      for m in self.motions)
         self.max_spat = 0.005 * fs  # spatialisers' own delays stay below ~1 ms; margin
         need = 2 * self.control + self.lh + int(self.max_spat) + 2
         self.nf = 1 << int(math.ceil(math.log2(need)))
@@ -147,23 +167,26 @@ class MotionProcessor:
             self.fade = fade_length(mp.room)
             self.air_k = np.zeros(7) if self.air is None else np.asarray(self.air, float)
         self._one, self._unit_sign = np.zeros((1, 3)), np.ones((1, 3))
-        # one worker thread: the reflections' kernels and stage 1 run there, in order
+        # one worker thread: the reflections' kernels and the engine run there, in order
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="spatial-motion")
         self._jobs = []
         weakref.finalize(self, self._pool.shutdown, wait=False)
         n = np.arange(self.control)
         self.ramp = (n + 0.5) / self.control  # linear crossfade across a control block
-        self._spectra = self._have = None  # HRTF spectra, filled as directions are used
+        self._spectra = [None] * n_f  # per format: HRTF spectra, filled as directions are used
+        self._have = [None] * n_f
 
     # -- per block -----------------------------------------------------------------------
 
-    def process(self, b: int, rows: np.ndarray, active: np.ndarray) -> np.ndarray:
+    def process(self, b: int, t0: int, rows: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """Block b (its first sample t0 on the scene's timeline) of the static inputs'
+        rows -> the engine's (channels, B) output with the moving direct paths added."""
         B, grid = self.B, self.grid
         S = self.n_static
         x = self.rows
         x[:S] = rows
         x[S:] = 0.0
-        t = (b * B + np.arange(0, B + 1, grid)) / self.fs  # the grid, block end included
+        t = (t0 + np.arange(0, B + 1, grid)) / self.fs  # the grid, block end included
         lis = self.mp.listener
         lis_pos, yaw = lis.position(t), lis.yaw(t)
         feeds = self.feeds
@@ -183,34 +206,40 @@ class MotionProcessor:
             direct_dir, images = self._taps(k, src, st, t, lis_pos, yaw, x)
             live.append(k)
             directs.append(direct_dir)
-            if images is not None and k % MAIN_SHARE == MAIN_SHARE - 1:
-                own.append(images)
-            elif images is not None:  # the worker runs these image kernels, in source order
-                self._jobs.append(self._pool.submit(self._images, *images, feeds))
+            if images is None:
+                continue
+            fb = self.feed_of[self.bus[k]]
+            if k % MAIN_SHARE == MAIN_SHARE - 1:
+                own.append((images, fb))
+            else:  # the worker runs these image kernels, in source order
+                self._jobs.append(self._pool.submit(self._images, *images, feeds[fb]))
         # one source in MAIN_SHARE has its images read here (into feeds of its own, added
-        # after the worker's: the same sums every run); then the worker runs stage 1 and
-        # this thread spatialises the direct paths (numba kernels and scipy's FFTs
+        # after the worker's: the same sums every run); then the worker runs the engine
+        # and this thread spatialises the direct paths (numba kernels and scipy's FFTs
         # release the GIL: 2 cores)
         mine = None
         if own:
             mine = self.own_feeds
             mine[:] = 0.0
-            for images in own:
-                self._images(*images, mine)
+            for images, fb in own:
+                self._images(*images, mine[fb])
         static = self._pool.submit(self._stage1, x, feeds, mine)
         direct = self._direct(live, directs) if live else None
         out = static.result()
         for job in self._jobs:
-            job.result()  # done before stage 1 (FIFO); raises a kernel's error, if any
+            job.result()  # done before the engine (FIFO); raises a kernel's error, if any
         self._jobs.clear()
         if direct is not None:
-            out += direct
+            for f, k, y in direct:
+                o = self.offsets[f][k]
+                out[o:o + y.shape[0]] += y
         return out
 
     def _stage1(self, x, feeds, mine) -> np.ndarray:
         if mine is not None:
             feeds += mine
-        x[self.first_dir:self.first_dir + self.n_dirs] = feeds
+        for k, first in self.first_dir.items():
+            x[first:first + self.n_dirs] = feeds[self.feed_of[k]]
         return self.stage1.process(x)
 
     def _delays(self, tau: np.ndarray, frozen, first: int, n: int) -> np.ndarray:
@@ -269,55 +298,65 @@ class MotionProcessor:
                        base, sign, SPEED_OF_SOUND, st.moving, tol, 20, tau, pos)
         return tau, pos
 
-    def _direct(self, live: list, directs: list) -> np.ndarray:
-        """The moving direct paths, spatialised with crossfaded filters: (C, B)."""
-        B, cb, nf, C = self.B, self.control, self.nf, self.C
+    def _direct(self, live: list, directs: list) -> list:
+        """The moving direct paths, spatialised with crossfaded filters: (format, bus,
+        (C, B) block) for every format and every bus with a live source."""
+        B, cb, nf = self.B, self.control, self.nf
         K = B // cb
-        L = len(live)
         idx = np.arange(K + 1) * (cb // self.grid)  # control points on the grid
-        dirs = np.concatenate([d[idx] for d in directs])  # (L (K+1), 3)
-        S, rows, w, delays = self._filters(dirs)
-        frames = np.empty((L, K + 1, nf), np.float32)  # each source's frames, rounded once
+        frames = np.empty((len(live), K + 1, nf), np.float32)  # frames, rounded once
         for j, k in enumerate(live):
             frames[j] = np.lib.stride_tricks.sliding_window_view(
                 self.states[k].direct, nf)[cb::cb][:K + 1]
-        # single precision, as the engine's stage 1; the sources' spectra are summed
-        # before the inverse FFT (the crossfade is the same for all): one per frame
-        # and channel (spatial.engine.motion_kernels.direct_spectra)
-        total = np.zeros((K + 1, C, nf // 2 + 1), np.complex64)
-        direct_spectra(scipy.fft.rfft(frames, axis=-1), S, rows.reshape(L, K + 1, -1),
-                       w.reshape(L, K + 1, -1), delays.reshape(L, K + 1, C) * self.fs,
-                       nf, total)
-        y = scipy.fft.irfft(total, n=nf, axis=-1)  # (K+1, C, nf)
-        fall = y[:K, :, nf - cb:]  # filter j over control block j
-        rise = y[1:, :, nf - 2 * cb:nf - cb]  # filter j+1 over control block j
-        seg = fall + (rise - fall) * self.ramp.astype(np.float32)  # (K, C, cb)
-        return seg.transpose(1, 0, 2).reshape(C, B)
+        spectra = scipy.fft.rfft(frames, axis=-1)
+        buses = {}
+        for j, k in enumerate(live):
+            buses.setdefault(self.bus[k], []).append(j)
+        out = []
+        for f in range(len(self.motions)):
+            C = self.C[f]
+            for bus, js in buses.items():
+                L = len(js)
+                dirs = np.concatenate([directs[j][idx] for j in js])  # (L (K+1), 3)
+                S, rows, w, delays = self._filters(dirs, f)
+                # single precision, as the engine; the sources' spectra are summed before
+                # the inverse FFT (the crossfade is the same for all): one per frame and
+                # channel (spatial.engine.motion_kernels.direct_spectra)
+                total = np.zeros((K + 1, C, nf // 2 + 1), np.complex64)
+                sub = spectra if L == len(live) else spectra[js]
+                direct_spectra(sub, S, rows.reshape(L, K + 1, -1), w.reshape(L, K + 1, -1),
+                               delays.reshape(L, K + 1, C) * self.fs, nf, total)
+                y = scipy.fft.irfft(total, n=nf, axis=-1)  # (K+1, C, nf)
+                fall = y[:K, :, nf - cb:]  # filter j over control block j
+                rise = y[1:, :, nf - 2 * cb:nf - cb]  # filter j+1 over control block j
+                seg = fall + (rise - fall) * self.ramp.astype(np.float32)  # (K, C, cb)
+                out.append((f, bus, seg.transpose(1, 0, 2).reshape(C, B)))
+        return out
 
-    def _filters(self, dirs: np.ndarray):
-        """Spatial filters of the directions (N, 3) as blends of stored spectra:
+    def _filters(self, dirs: np.ndarray, f: int = 0):
+        """Spatial filters of the directions (N, 3) in format f as blends of stored spectra:
         (S (Q, C, F) complex64, rows (N, J), weights (N, J), delays (N, C) s).
 
         Binaural: the HRTF set's measured responses (their spectra computed once, when
         first used) with its barycentric weights (HrtfSet.weights_for's, by the numba
         twin hull_weights), as HrtfSet.interpolate blends the HRIRs; any other
         spatialiser: the spectra of its responses, weight 1."""
-        sp = self.mp.spatialiser
+        sp = self.motions[f].spatialiser
         if type(sp) is BinauralSpatialiser:
             hrtf = sp.hrtf
             rows, w = np.empty((len(dirs), 3), np.intp), np.empty((len(dirs), 3))
             hull_weights(np.ascontiguousarray(dirs, dtype=np.float64), *hrtf._hull, rows, w)
             delays = np.sum(w[:, :, None] * hrtf.delays_s[rows], axis=1)
-            if self._spectra is None:
-                self._spectra = np.zeros((hrtf.min_phase.shape[0], self.C, self.nf // 2 + 1),
-                                         np.complex64)
-                self._have = np.zeros(hrtf.min_phase.shape[0], bool)
-            have = self._have[rows]
+            if self._spectra[f] is None:
+                self._spectra[f] = np.zeros((hrtf.min_phase.shape[0], self.C[f],
+                                             self.nf // 2 + 1), np.complex64)
+                self._have[f] = np.zeros(hrtf.min_phase.shape[0], bool)
+            have = self._have[f][rows]
             if not have.all():
                 new = np.unique(rows[~have])
-                self._spectra[new] = scipy.fft.rfft(hrtf.min_phase[new], n=self.nf, axis=-1)
-                self._have[new] = True
-            return self._spectra, rows, w, delays
+                self._spectra[f][new] = scipy.fft.rfft(hrtf.min_phase[new], n=self.nf, axis=-1)
+                self._have[f][new] = True
+            return self._spectra[f], rows, w, delays
         irs, delays = sp.responses(dirs)
         S = scipy.fft.rfft(np.asarray(irs, np.float64), n=self.nf, axis=-1).astype(np.complex64)
         n = S.shape[0]

@@ -16,6 +16,7 @@ The plan is plain data (files are only probed here, not decoded);
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from spatial.errors import Problem, SceneError
 from spatial.filters.base import Channel
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND, unit_vectors
 from spatial.scene.model import Output, Scene, Source
+
+if TYPE_CHECKING:
+    from spatial.motion import MotionPlan
 
 LFE_CUTOFF_HZ = 120.0
 # The channel orders a multichannel bed file is read in, by channel count
@@ -58,26 +62,81 @@ class PlannedInput:
     stream: int  # index into RenderPlan.streams ...
     channel: int  # ... and the channel of that stream this input is
     start: int  # first sample on the scene timeline (the stream's)
-    filt: np.ndarray  # (C, L): the input's filter for every output channel
+    filters: list[np.ndarray]  # per output format (RenderPlan.formats), (C_f, L) each
     send_gain: float = 0.0  # feed of the shared late tail ...
     send_delay: int = 0  # ... and its delay in samples
-    role: str = "effects"  # the source's role (mix buses by role come later)
-    moving: bool = False  # rendered by the moving path (spatial.motion); filt is silent
+    role: str = "effects"  # the source's role: its mix bus
+    moving: bool = False  # rendered by the moving path (spatial.motion); filters are silent
+
+    @property
+    def filt(self) -> np.ndarray:
+        """(C, L): the filter into the first format."""
+        return self.filters[0]
+
+    @filt.setter
+    def filt(self, value: np.ndarray) -> None:
+        self.filters[0] = value
 
 
 @dataclass
-class RenderPlan:
+class FormatPlan:
+    """What one output format of a render has of its own (the rest is shared)."""
+
+    format: str
     channels: tuple[Channel, ...]
-    inputs: list[PlannedInput]
-    tail: np.ndarray | None  # (C, L) shared late reverberation, or None (free field)
-    length: int  # output length in samples
-    streams: list[Stream] = field(default_factory=list)
-    sample_rate: int = 48000
-    motion: object = None  # spatial.motion.MotionPlan of the moving sources, or None
+    spatialiser: object
+    tail: np.ndarray | None  # (C, L) its late reverberation, or None (free field)
+    length: int  # its output length in samples (filters of other formats ring longer)
+    motion: MotionPlan | None = None  # its moving path (the geometry is the same for all)
 
     @property
     def n_channels(self) -> int:
         return len(self.channels)
+
+
+@dataclass
+class RenderPlan:
+    """Every input with its filter per output format, and the streams they read.
+    channels, tail, length and motion are those of the first format (formats[0])."""
+
+    channels: tuple[Channel, ...]
+    inputs: list[PlannedInput]
+    tail: np.ndarray | None  # (C, L) shared late reverberation, or None (free field)
+    length: int  # output length in samples (the longest format's, once merged)
+    streams: list[Stream] = field(default_factory=list)
+    sample_rate: int = 48000
+    motion: MotionPlan | None = None  # of the moving sources, or None
+    format: str = "binaural"  # the (first) format's name
+    spatialiser: object = None  # the (first) format's spatialiser
+    formats: list[FormatPlan] = field(default_factory=list)  # set by merge_formats
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.channels)
+
+    @property
+    def outputs(self) -> list[FormatPlan]:
+        """Every format rendered: those merged (merge_formats), else this plan's own."""
+        if self.formats:
+            return self.formats
+        return [FormatPlan(self.format, self.channels, self.spatialiser, self.tail,
+                           self.length, self.motion)]
+
+
+def merge_formats(plans: list[RenderPlan]) -> RenderPlan:
+    """One plan from the plans of one scene in several formats (each made by `plan`,
+    with the mix applied): the streams and inputs are the same in all (same files, same
+    order); each input gets one filter per format, and each format keeps its tail,
+    length and moving path. The first plan is changed and returned."""
+    first = plans[0]
+    for q in plans[1:]:
+        if [i.name for i in q.inputs] != [i.name for i in first.inputs]:
+            raise AssertionError("formats planned different inputs")
+    first.formats = [q.outputs[0] for q in plans]
+    for i, inp in enumerate(first.inputs):
+        inp.filters = [q.inputs[i].filt for q in plans]
+    first.length = max(q.length for q in plans)
+    return first
 
 
 def _source_key(index: int, key: str) -> str:
@@ -255,7 +314,7 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
                         info.length_at(fs), key)
         streams.append(stream)
         for c, (name, filt, send_gain, send_delay) in enumerate(filts):
-            inputs.append(PlannedInput(name, len(streams) - 1, c, start, filt, send_gain,
+            inputs.append(PlannedInput(name, len(streams) - 1, c, start, [filt], send_gain,
                                        send_delay, src.role,
                                        bool(moving) and moving[-1][1] is src))
     if problems:
@@ -275,4 +334,4 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
         if motion_plan is not None:  # a moving source rings out after its longest delay
             length += max(int(np.ceil(m.max_delay_s * fs)) for m in motion_plan.sources)
     return RenderPlan(tuple(spatialiser.channels), inputs, tail, max(length, 0), streams, fs,
-                      motion_plan)
+                      motion_plan, scene.output.format, spatialiser)

@@ -148,14 +148,13 @@ def render(scene: Scene, *, progress=False, block_size: int | None = None) -> Re
     p = _plan(scene)
     t_planned = time.perf_counter()
     mix = None
-    if _mixed(scene):  # buses, ducking, then loudness and limiter (spatial.mix)
+    # buses (the same render pass as render_to_file's), then loudness and limiter
+    audio = run_plan(p, block_size=block_size, progress=progress, scene=scene)
+    if _mixed(scene):
         from spatial.mix.deliver import master_array
 
-        audio = run_plan(p, block_size=block_size, progress=progress, scene=scene)
         audio, mix = master_array(audio, p.sample_rate, p.channels, scene.output.loudness,
                                   scene.output.true_peak)
-    else:
-        audio = run_plan(p, block_size=block_size, progress=progress)
     t_done = time.perf_counter()
     stats = {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
              "wall_s": t_done - t_start, "inputs": len(p.inputs), **_motion_stats(p)}

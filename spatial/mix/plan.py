@@ -159,5 +159,5 @@ def _split(scene, spatialiser, p: RenderPlan, index: int, src: Source, k: int,
         filt, send_gain, send_delay = source_filter(scene, src, placed_spatialiser, fs)
         filts = [(src.name, filt, send_gain, send_delay)]
     for c, (name, filt, send_gain, send_delay) in enumerate(filts):
-        p.inputs.append(PlannedInput(name, other, c, old.start, filt, send_gain, send_delay,
+        p.inputs.append(PlannedInput(name, other, c, old.start, [filt], send_gain, send_delay,
                                      src.role))

@@ -137,6 +137,16 @@ class Output:
     true_peak: float | None = None  # dBTP ceiling of the look-ahead limiter
     stems: bool = False  # also write one file per bus (out.<role>.wav)
 
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """The formats rendered (several in one pass: "binaural,5.1" or a list in the file)."""
+        return tuple(self.format.split(","))
+
+    def single(self, fmt: str) -> "Output":
+        """This output with one of its formats only."""
+        return dataclasses.replace(self, format=fmt,
+                                   speakers=self.speakers if fmt == "custom" else None)
+
 
 @dataclass(frozen=True)
 class Ducking:

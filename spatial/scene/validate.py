@@ -254,7 +254,7 @@ def _output(ck: Checker, node: Node) -> Output | None:
     ok = True
     fmt = "binaural"
     if "format" in m:
-        fmt = ck.choice(m["format"], "output.format", FORMATS, "output format")
+        fmt = _formats(ck, m["format"])
         ok = fmt is not None
     hrtf = "default"
     if "hrtf" in m:
@@ -271,7 +271,7 @@ def _output(ck: Checker, node: Node) -> Output | None:
         ok = ok and hrtf_eq is not None
     speakers = _speakers(ck, m["speakers"]) if "speakers" in m else None
     ok = ok and ("speakers" not in m or speakers is not None)
-    if fmt == "custom" and "speakers" not in m:
+    if "custom" in str(fmt).split(",") and "speakers" not in m:
         ck.add(node, "output.speakers", "format custom needs speakers: a list of "
                                         "{name, azimuth, elevation}")
         ok = False
@@ -285,8 +285,33 @@ def _output(ck: Checker, node: Node) -> Output | None:
     if not ok:
         return None
     return Output(format=fmt, hrtf=hrtf, hrtf_eq=hrtf_eq,
-                  speakers=speakers if fmt == "custom" else None, lfe=lfe,
+                  speakers=speakers if "custom" in fmt.split(",") else None, lfe=lfe,
                   loudness=loudness, true_peak=true_peak, stems=stems)
+
+
+def _formats(ck: Checker, node: Node) -> str | None:
+    """output.format: one format, or several (a list, or names joined by commas) to
+    render in one pass; returned as one string, the names joined by commas."""
+    if node.is_list:
+        items = [(item, f"output.format[{i}]") for i, item in enumerate(node.value)]
+    elif isinstance(node.value, str) and "," in node.value:
+        items = [(Node(v.strip(), node.file, node.line, node.base_dir, node.key_line),
+                  "output.format") for v in node.value.split(",")]
+    else:
+        return ck.choice(node, "output.format", FORMATS, "output format")
+    if not items:
+        ck.add(node, "output.format", "expected an output format or a list of them, got "
+                                      "an empty list")
+        return None
+    names, ok = [], True
+    for item, key in items:
+        fmt = ck.choice(item, key, FORMATS, "output format")
+        if fmt is not None and fmt in names:
+            ck.add(item, key, f"format {fmt!r} is listed twice (each format is rendered once)")
+            fmt = None
+        ok = ok and fmt is not None
+        names.append(fmt)
+    return ",".join(names) if ok else None
 
 
 def _speakers(ck: Checker, node: Node) -> tuple[Speaker, ...] | None:
