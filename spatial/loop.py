@@ -131,7 +131,8 @@ class RenderLoop:
         # the passage, and where rendering starts (its pre-roll)
         self.start = max(0, int(start))
         self.end = p.length if end is None else min(int(end), p.length)
-        self.first = max(0, self.start - preroll(p)) if self.start else 0
+        # on the whole render's block grid, so the passage is the same samples as there
+        self.first = max(0, self.start - preroll(p)) // B * B
         self.n_blocks = max(0, -(-(self.end - self.first) // B))
 
     @property

@@ -174,7 +174,26 @@ class BlockReader:
             done += take
 
     def skip(self, n: int) -> None:
-        """Drop the next n frames."""
+        """Drop the next n frames: a seek where the stream is read as stored (a file at
+        the render rate, or the source cache), else decoded and dropped (the resampler's
+        state then runs on exactly as when every frame is read)."""
+        held = min(n, self._pending.shape[0])
+        self._pending = self._pending[held:]
+        self.position += held
+        n = min(n - held, max(self.length - self.position, 0))
+        if n > 0 and self._resampler is None:
+            if self._cached is not None:
+                self.position += self._cached.skip(n)
+                return
+            if self._filler is not None:  # an entry must hold the whole stream
+                self._filler.discard()
+                self._filler = None
+            try:
+                self._file.seek(n, 1)  # SEEK_CUR
+            except Exception as exc:
+                raise _fail(self.info.path, self.key, exc) from None
+            self.position += n
+            return
         scratch = np.empty((min(n, DECODE_FRAMES), self.channels))
         while n > 0:
             k = min(n, scratch.shape[0])

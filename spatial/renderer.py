@@ -8,6 +8,7 @@ All three run the same loop on the same plan, so they give the same samples.
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ import numpy as np
 
 from spatial.errors import SceneError
 from spatial.filters.base import Channel
-from spatial.plan import RenderPlan, plan, relocate, source_filter, tail_filter
+from spatial.plan import (RenderPlan, merge_formats, plan, relocate, source_filter,
+                          tail_filter)
 from spatial.scene.model import Scene
 
 
@@ -128,8 +130,22 @@ def _plan(scene: Scene):
     # one BLAS thread while planning: the same filters, bit for bit, whatever the
     # machine's BLAS threading (and OpenBLAS's threads only slowed planning down)
     with threadpool_limits(limits=1, user_api="blas"):
-        spatialiser = _spatialiser(scene)
-        return apply_mix(scene, spatialiser, plan(scene, spatialiser))
+        plans = []
+        for fmt in scene.output.formats:  # each format's filters; one pass renders all
+            one = format_scene(scene, fmt)
+            spatialiser = _spatialiser(one)
+            plans.append(apply_mix(one, spatialiser, plan(one, spatialiser)))
+        return merge_formats(plans)
+
+
+def format_scene(scene: Scene, fmt: str) -> Scene:
+    """The scene with one of its output formats only (itself when it has one)."""
+    if scene.output.formats == (fmt,):
+        return scene
+    from spatial.scene.model import checked
+
+    with checked():
+        return dataclasses.replace(scene, output=scene.output.single(fmt))
 
 
 def _mixed(scene: Scene) -> bool:

@@ -206,6 +206,13 @@ class Entry:
         self.position += k
         return buf.astype(np.float64, copy=False)
 
+    def skip(self, n: int) -> int:
+        """Move n frames on (at most to the end); returns the frames skipped."""
+        k = max(0, min(int(n), self.frames - self.position))
+        self._f.seek(k * self.channels * self.dtype.itemsize, os.SEEK_CUR)
+        self.position += k
+        return k
+
     def close(self) -> None:
         self._f.close()
 
