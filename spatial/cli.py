@@ -70,12 +70,18 @@ def _moving(stats: dict) -> str:
             f"(filters updated at {stats['control_rate_hz']:.1f} Hz)")
 
 
+def _compiled(seconds: float) -> str:
+    """' (+4.1 s compiling kernels once)' for the summary line, or '' (all cached)."""
+    return f" (+{seconds:.1f} s compiling kernels once)" if seconds > 0 else ""
+
+
 def cmd_render(args) -> int:
     scene = _load(args.scene, args.format, args.hrtf)
     out = Path(args.output) if args.output else Path.cwd() / (Path(args.scene).stem + ".wav")
     from spatial.writer import estimate_frames
 
     _check_output(out, scene, args.subtype, estimate_frames(scene))
+    from spatial.engine.warmup import CompileClock, prepare
     from spatial.mix import report
     from spatial.progress import peak_memory_mib, terminal_progress
     from spatial.renderer import render_to_file
@@ -83,19 +89,24 @@ def cmd_render(args) -> int:
     for problem in report.warnings(scene):  # unused buses and the like: a line each
         print(f"spatial: warning: {problem}", file=sys.stderr)
     t0 = time.perf_counter()
-    with terminal_progress(not args.quiet and sys.stderr.isatty(), scene.sample_rate) as bar:
-        stats = render_to_file(scene, out, subtype=args.subtype, progress=bar,
-                               stems=args.stems)
+    # the first render after an install compiles the numba kernels (then cached): said
+    # on stderr (not with -q), and its time (any compilation's) kept out of the RTF
+    with CompileClock() as clock:
+        prepare(scene, notice=not args.quiet)
+        with terminal_progress(not args.quiet and sys.stderr.isatty(), scene.sample_rate) as bar:
+            stats = render_to_file(scene, out, subtype=args.subtype, progress=bar,
+                                   stems=args.stems)
     if stats["mix"].get("warning"):  # clipping is never silent, even with --quiet
         print(f"spatial: warning: {out}: {stats['mix']['warning']}", file=sys.stderr)
-    wall = time.perf_counter() - t0
+    wall = time.perf_counter() - t0 - clock.seconds
     if not args.quiet:
         duration = stats["frames"] / scene.sample_rate
         rtf = duration / wall if wall > 0 else float("inf")
         layout = _layout(scene)
         print(f"{out}: {duration:.2f} s, {len(layout.channels)} ch "
               f"({scene.output.format}: {' '.join(layout.names)}), "
-              f"{scene.sample_rate} Hz, rendered in {wall:.2f} s ({rtf:.1f}x real time), "
+              f"{scene.sample_rate} Hz, rendered in {wall:.2f} s ({rtf:.1f}x real time)"
+              f"{_compiled(clock.seconds)}, "
               f"peak memory {peak_memory_mib():.0f} MiB{_moving(stats)}")
         for line in report.summary_lines(stats["mix"]):
             print(f"  {line}")

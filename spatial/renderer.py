@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spatial.engine.warmup import prepare
 from spatial.errors import SceneError
 from spatial.filters.base import Channel
 from spatial.plan import (RenderPlan, merge_formats, plan, relocate, source_filter,
@@ -160,6 +161,7 @@ def render(scene: Scene, *, progress=False, block_size: int | None = None) -> Re
     """Render a scene to audio in memory (for short scenes; `render_to_file` streams).
     Same samples as `render_to_file`. progress: True for a bar on stderr, or a callable
     progress(done_frames, total_frames). Raises SceneError for bad input."""
+    compile_s = prepare(scene, metered=_mixed(scene))  # numba kernels, before the clock
     t_start = time.perf_counter()
     p = _plan(scene)
     t_planned = time.perf_counter()
@@ -173,7 +175,8 @@ def render(scene: Scene, *, progress=False, block_size: int | None = None) -> Re
                                   scene.output.true_peak)
     t_done = time.perf_counter()
     stats = {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
-             "wall_s": t_done - t_start, "inputs": len(p.inputs), **_motion_stats(p)}
+             "wall_s": t_done - t_start, "compile_s": compile_s, "inputs": len(p.inputs),
+             **_motion_stats(p)}
     if mix is not None:
         stats["mix"] = mix
     return Rendered(audio, scene.sample_rate, p.channels,
@@ -220,7 +223,7 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
     The file is committed only when the whole render succeeded (spatial.writer).
     progress: None, True (a bar on stderr) or progress(done_frames, total_frames).
     Returns stats: plan_s, convolve_s (the loop, writing included), wall_s,
-    inputs, frames, path, and mix: the summary of spatial.mix.deliver (loudness,
+    compile_s (numba kernels compiled first, not in wall_s: spatial.engine.warmup), inputs, frames, path, and mix: the summary of spatial.mix.deliver (loudness,
     loudness range, true peak, clipped samples, stems). stems: also write one
     file per bus (as output.stems). Raises SceneError for bad input or a bad
     output path.
@@ -228,6 +231,7 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
     from spatial.mix.deliver import deliver
     from spatial.writer import check_output
 
+    compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
     t_start = time.perf_counter()
     p = _plan(scene)
     fmt = scene.output.format
@@ -237,7 +241,8 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
     mix = deliver(scene, p, path, subtype, progress, block_size, stems)
     t_done = time.perf_counter()
     return {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
-            "wall_s": t_done - t_start, "inputs": len(p.inputs), "frames": p.length,
+            "wall_s": t_done - t_start, "compile_s": compile_s, "inputs": len(p.inputs),
+            "frames": p.length,
             "path": str(path), "mix": mix, **_motion_stats(p)}
 
 

@@ -23,6 +23,8 @@ from spatial.scene.model import Output
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = re.compile(r"\|\s*(scipy\.signal|scipy\.stats|pyroomacoustics|scipy\.ndimage|"
                    r"scipy\.spatial)(\.|\s*$)", re.M)
+MOVING = re.compile(r"\|\s*(spatial\.engine\.(?:motion_kernels|emission|delay)|"
+                    r"spatial\.motion_render|spatial\.mix\.limiter)\s*$", re.M)
 
 
 @pytest.mark.parametrize("fmt", ["binaural", "5.1"])
@@ -43,6 +45,10 @@ def test_static_render_does_not_import_heavy_modules(tmp_path, fmt):
     assert "import time:" in r.stderr  # the check below looks at a real import log
     heavy = sorted({m.group(1) for m in HEAVY.finditer(r.stderr)})
     assert heavy == [], f"a static render imported {heavy}"
+    # nor the moving path's numba kernels (nor the limiter: the demo sets no true peak):
+    # their modules are not imported, so nothing of theirs is compiled or loaded
+    unused = sorted({m.group(1) for m in MOVING.finditer(r.stderr)})
+    assert unused == [], f"a static render imported {unused}"
 
 
 @pytest.mark.parametrize("width", [1, 2, 3, 5, 64, 480, 3072])

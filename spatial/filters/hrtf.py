@@ -302,7 +302,10 @@ def _triangulate(directions: np.ndarray):
     except Exception as err:
         raise SceneError(f"cannot read HRTF file: directions cannot be triangulated ({err})") from None
     simplices = hull.simplices
-    normals, offsets = hull.equations[:, :3], hull.equations[:, 3]
+    # contiguous, as when read back from the disk cache: the numba kernel that takes
+    # them (motion_kernels.hull_weights) then has one signature, not one per cache state
+    normals = np.ascontiguousarray(hull.equations[:, :3])
+    offsets = np.ascontiguousarray(hull.equations[:, 3])
     if np.max(offsets) > -1e-6:
         raise SceneError("cannot read HRTF file: the measured directions do not surround the "
                          "listener (they must span both sides of every plane through the head)")
