@@ -161,7 +161,7 @@ def render(scene: Scene, *, progress=False, block_size: int | None = None) -> Re
     """Render a scene to audio in memory (for short scenes; `render_to_file` streams).
     Same samples as `render_to_file`. progress: True for a bar on stderr, or a callable
     progress(done_frames, total_frames). Raises SceneError for bad input."""
-    compile_s = prepare(scene, metered=_mixed(scene))  # numba kernels, before the clock
+    compile_s = prepare(scene)  # numba kernels, before the clock (render meters dialogue)
     t_start = time.perf_counter()
     p = _plan(scene)
     t_planned = time.perf_counter()

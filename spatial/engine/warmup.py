@@ -48,8 +48,9 @@ def _types(*specs: str) -> tuple:
 # Every render's engine (spatial.engine.convolver: input blocks and the multiply-accumulate)
 ENGINE = [
     ("spatial.engine.kernels", "load_blocks", [("f4:2", "f8:2")]),
-    ("spatial.engine.kernels", "accumulate_inputs",
-     [("c8:2", "i8:1", "i8:1", "i8:1", "c8:3", "i8:1", "i8:1", "?:1", "c8:2", "i8", "i8")]),
+    ("spatial.engine.kernels", "accumulate_routes",
+     [("c8:2", "i8:1", "i8:1", "i8:1", "i8:1", "c8:2", "i8:1", "i8:1", "i8:1", "i8:1", "?:1",
+       "c8:2", "i8", "i8")]),
 ]
 # the loudness meter of the delivered file and the LFE feed (spatial.mix.biquads.sosfilt)
 BIQUADS = [("spatial.mix.biquads", "_sosfilt_kernel", [("f8:2", "f8:2", "f8:3", "f8:2")])]
@@ -89,7 +90,8 @@ def kernels_for(scene, metered: bool = True) -> list:
     """(dispatcher, argument types) of the kernels a render of `scene` calls; only their
     modules are imported. metered: the render meters its output (render_to_file does)."""
     groups = list(ENGINE)
-    if metered or scene.output.format in ("5.1", "7.1", "5.1.4", "7.1.4"):
+    formats = scene.output.formats
+    if metered or set(formats) & {"5.1", "7.1", "5.1.4", "7.1.4"}:
         groups += BIQUADS
     if scene.room is not None:
         groups += ROOM
@@ -99,7 +101,7 @@ def kernels_for(scene, metered: bool = True) -> list:
         groups += MOTION
         if scene.room is not None:
             groups += MOTION_ROOM
-        if scene.output.format == "binaural":
+        if "binaural" in formats:
             groups += MOTION_BINAURAL
     found = []
     for module, name, calls in groups:
