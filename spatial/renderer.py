@@ -16,19 +16,24 @@ import numpy as np
 
 from spatial.errors import SceneError
 from spatial.filters.base import Channel
+from spatial.filters.layouts import Layout, get_layout
 from spatial.plan import RenderPlan, plan, relocate, source_filter, tail_filter
 from spatial.scene.model import Scene
 
 
 @dataclass(frozen=True)
 class Rendered:
-    """A rendered scene: audio (n, C) float32 at sample_rate, with its channels."""
+    """A rendered scene: audio (n, C) float32 at sample_rate, with its channels;
+    stems: bus -> (n, C) float32 (when asked for), with the mix's master gain and
+    without its limiter, so before the limiter they sum to the mix."""
 
     audio: np.ndarray
     sample_rate: int
     channels: tuple[Channel, ...]
     format: str
     stats: dict = field(default_factory=dict, compare=False)
+    stems: dict = field(default_factory=dict, compare=False)
+    layout: Layout | None = field(default=None, compare=False, repr=False)
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -39,22 +44,17 @@ class Rendered:
         return self.audio.shape[0] / self.sample_rate
 
     def write(self, path, subtype: str | None = None):
-        """Write atomically to .wav (float32 default) or .flac; returns the path."""
-        from spatial.writer import write_audio
+        """Write the mix atomically to .wav (float32 default) or .flac, with the
+        layout's channel mask (spatial.sinks.FileSink); returns the path."""
+        from pathlib import Path
 
-        return write_audio(path, self.audio, self.sample_rate, subtype=subtype,
-                           channel_mask=_channel_mask(self.format))
+        from spatial.sinks import BusView, FileSink, deliver
 
-
-def _channel_mask(fmt: str) -> int | None:
-    if fmt in ("binaural", "mono"):
-        return None
-    from spatial.filters.layouts import channel_mask, get_layout
-    from spatial.scene.model import Output
-
-    if fmt == "custom":
-        return 0
-    return channel_mask(get_layout(Output(format=fmt))) or 0
+        layout = self.layout or Layout(self.format, "unknown", tuple(self.channels))
+        audio = np.asarray(self.audio, np.float32).reshape(self.audio.shape[0], -1)
+        deliver([{self.format: BusView(audio)}], {self.format: [FileSink(path, subtype)]},
+                {self.format: layout}, self.sample_rate, audio.shape[0], threads=1)
+        return Path(path)
 
 
 def _spatialiser(scene: Scene):
@@ -140,29 +140,26 @@ def _mixed(scene: Scene) -> bool:
         or scene.output.true_peak is not None
 
 
-def render(scene: Scene, *, progress=False, block_size: int | None = None) -> Rendered:
+def render(scene: Scene, *, progress=False, block_size: int | None = None,
+           stems: bool = False) -> Rendered:
     """Render a scene to audio in memory (for short scenes; `render_to_file` streams).
-    Same samples as `render_to_file`. progress: True for a bar on stderr, or a callable
-    progress(done_frames, total_frames). Raises SceneError for bad input."""
+    Same samples, and the same stats["mix"] summary, as `render_to_file`: buses,
+    ducking, loudness and limiter (spatial.mix.deliver into an array sink).
+    stems (or output.stems): also return one array per bus in Rendered.stems.
+    progress: True for a bar on stderr, or a callable progress(done_frames,
+    total_frames). Raises SceneError for bad input."""
+    from spatial.mix.deliver import deliver_memory
+
     t_start = time.perf_counter()
     p = _plan(scene)
     t_planned = time.perf_counter()
-    mix = None
-    if _mixed(scene):  # buses, ducking, then loudness and limiter (spatial.mix)
-        from spatial.mix.deliver import master_array
-
-        audio = run_plan(p, block_size=block_size, progress=progress, scene=scene)
-        audio, mix = master_array(audio, p.sample_rate, p.channels, scene.output.loudness,
-                                  scene.output.true_peak)
-    else:
-        audio = run_plan(p, block_size=block_size, progress=progress)
+    audio, stem_audio, mix = deliver_memory(scene, p, progress, block_size, stems)
     t_done = time.perf_counter()
     stats = {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
-             "wall_s": t_done - t_start, "inputs": len(p.inputs), **_motion_stats(p)}
-    if mix is not None:
-        stats["mix"] = mix
-    return Rendered(audio, scene.sample_rate, p.channels,
-                    scene.output.format, stats)
+             "wall_s": t_done - t_start, "inputs": len(p.inputs), **_motion_stats(p),
+             "mix": mix}
+    return Rendered(audio, scene.sample_rate, p.channels, scene.output.format, stats,
+                    stem_audio, get_layout(scene.output))
 
 
 @dataclass
@@ -175,13 +172,15 @@ class RenderStream:
     format: str
     length: int
     _loop: object = field(repr=False, default=None)
+    layout: Layout | None = field(repr=False, default=None)
 
     def __iter__(self):
         return self._loop.blocks()
 
     @property
     def channel_mask(self) -> int | None:
-        return _channel_mask(self.format)
+        """The WAVE channel mask of the layout (None: binaural, mono, ambisonics)."""
+        return self.layout.mask if self.layout is not None else None
 
 
 def render_stream(scene: Scene, *, block_size: int | None = None) -> RenderStream:
@@ -194,8 +193,8 @@ def render_stream(scene: Scene, *, block_size: int | None = None) -> RenderStrea
         from spatial.mix.buses import MixOnly, mix_loop
 
         return RenderStream(p.sample_rate, p.channels, scene.output.format, p.length,
-                            MixOnly(mix_loop(p, scene, block_size)))
-    return _stream(p, scene.output.format, block_size)
+                            MixOnly(mix_loop(p, scene, block_size)), get_layout(scene.output))
+    return _stream(p, scene.output, block_size)
 
 
 def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=None,
@@ -210,7 +209,7 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
     file per bus (as output.stems). Raises SceneError for bad input or a bad
     output path.
     """
-    from spatial.mix.deliver import deliver
+    from spatial.mix.deliver import deliver_file
     from spatial.writer import check_output
 
     t_start = time.perf_counter()
@@ -219,7 +218,7 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
     check_output(path, scene.sample_rate, p.n_channels, subtype, p.length)
     t_planned = time.perf_counter()
     # the mix (buses, ducking), loudness and limiter, stems, metered (spatial.mix.deliver)
-    mix = deliver(scene, p, path, subtype, progress, block_size, stems)
+    mix = deliver_file(scene, p, path, subtype, progress, block_size, stems)
     t_done = time.perf_counter()
     return {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
             "wall_s": t_done - t_start, "inputs": len(p.inputs), "frames": p.length,
@@ -233,10 +232,11 @@ def _motion_stats(p: RenderPlan) -> dict:
     return stats(p)
 
 
-def _stream(p: RenderPlan, fmt: str, block_size: int | None = None) -> RenderStream:
+def _stream(p: RenderPlan, output, block_size: int | None = None) -> RenderStream:
     from spatial.loop import RenderLoop
 
-    return RenderStream(p.sample_rate, p.channels, fmt, p.length, RenderLoop(p, block_size))
+    return RenderStream(p.sample_rate, p.channels, output.format, p.length,
+                        RenderLoop(p, block_size), get_layout(output))
 
 
 def impulse_response(scene: Scene, source: str) -> Rendered:
@@ -264,4 +264,5 @@ def impulse_response(scene: Scene, source: str) -> Rendered:
         from spatial.room.rir import with_tail
 
         ir = with_tail(early, send_gain, send_delay, tail_filter(scene, spatialiser))
-    return Rendered(ir.T.astype(np.float32), fs, tuple(spatialiser.channels), scene.output.format)
+    return Rendered(ir.T.astype(np.float32), fs, tuple(spatialiser.channels), scene.output.format,
+                    layout=get_layout(scene.output))

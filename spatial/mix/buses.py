@@ -15,8 +15,9 @@ Per block: bus gain (``mix.buses``, plus ``mix.dialogue_enhancement`` on the
 dialogue bus) -> ducking (:class:`spatial.mix.ducking.Ducker`, driven by the
 side-chain bus after its gain) -> sum. The blocks of the stems are the buses
 after gain and ducking: they sum to the mix exactly as it is summed here.
-The dialogue and the rest are metered (:class:`spatial.mix.loudness.Meter`)
-for the dialogue-to-background report.
+:func:`frames` turns a loop's (mix, buses) into the sinks' per-block views
+(:class:`spatial.sinks.BusView`), the dialogue and the rest among them for the
+dialogue-to-background meter (:class:`spatial.sinks.MeterSink`).
 """
 from __future__ import annotations
 
@@ -79,7 +80,6 @@ class MixLoop:
                  prefetch: bool = True, stems: bool = False):
         from spatial.loop import RenderLoop
         from spatial.mix.ducking import Ducker
-        from spatial.mix.loudness import Meter, channel_weights
 
         self.plan, self.scene = p, scene
         used = roles_in_use(p)
@@ -98,29 +98,16 @@ class MixLoop:
             self.ducker = Ducker(p.sample_rate, m.ducking)
             self.side = m.ducking.under
             self.ducked = ["+".join(g) for g in groups if g[0] in m.ducking.duck]
-        self.meters = None
-        if "dialogue" in self.roles and len(self.roles) > 1:
-            w = channel_weights(p.channels)
-            self.meters = (Meter(p.sample_rate, w), Meter(p.sample_rate, w))
 
     @property
     def length(self) -> int:
         return self.plan.length
-
-    def dialogue_to_background(self) -> float | None:
-        """Dialogue minus background loudness (LU) where dialogue is present, so far."""
-        from spatial.mix.loudness import dialogue_to_background
-
-        if self.meters is None:
-            return None
-        return dialogue_to_background(self.meters[0].steps, self.meters[1].steps)
 
     def blocks(self) -> Iterator[tuple[np.ndarray, dict]]:
         iters = {r: iter(loop.blocks()) for r, loop in self.loops.items()}
         C = self.plan.n_channels
         B = next(iter(self.loops.values())).block_size if self.loops else 4096
         mix = np.zeros((B, C), np.float32)
-        background = np.zeros((B, C), np.float32)
         stems = {r: np.zeros((B, C), np.float32) for r in self.roles}
         try:
             for _ in range(-(-self.plan.length // B) if self.loops else 0):
@@ -137,11 +124,6 @@ class MixLoop:
                 out[:] = 0.0
                 for r in self.roles:
                     out += stems[r][:n]
-                if self.meters is not None:
-                    bg = background[:n]
-                    np.subtract(out, stems["dialogue"][:n], out=bg)
-                    self.meters[0].add(stems["dialogue"][:n])
-                    self.meters[1].add(bg)
                 yield out, {r: s[:n] for r, s in stems.items()}
         finally:
             for it in iters.values():
@@ -161,9 +143,6 @@ class PlainLoop:
     @property
     def length(self) -> int:
         return self.plan.length
-
-    def dialogue_to_background(self):
-        return None
 
     def blocks(self):
         for block in self.loop.blocks():
@@ -186,3 +165,30 @@ class MixOnly:
     def blocks(self):
         for mix, _ in self.loop.blocks():
             yield mix
+
+
+def frames(loop, fmt: str, stems: bool) -> Iterator[dict]:
+    """The blocks of a MixLoop or PlainLoop as the sinks take them: per block
+    {fmt: BusView(mix, buses if stems else {}, dialogue, background)}; dialogue
+    and background (mix - dialogue) when the loop has a dialogue bus and another.
+
+    The adapter between today's loop (one format, (mix, buses) per block) and the
+    sinks (spatial.sinks.driver.deliver): a one-pass engine that makes every
+    format's views itself replaces this function.
+    """
+    from spatial.sinks.base import BusView
+
+    speech = "dialogue" in loop.roles and len(loop.roles) > 1
+    rest = None  # the background buffer, reused like the loop's own
+    blocks = loop.blocks()
+    try:
+        for mix, buses in blocks:
+            dialogue = background = None
+            if speech:
+                if rest is None or rest.shape[0] < mix.shape[0]:
+                    rest = np.empty(mix.shape, np.float32)
+                dialogue, background = buses["dialogue"], rest[:mix.shape[0]]
+                np.subtract(mix, dialogue, out=background)
+            yield {fmt: BusView(mix, buses if stems else {}, dialogue, background)}
+    finally:
+        blocks.close()  # the loop's reader threads stop with it
