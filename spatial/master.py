@@ -29,6 +29,7 @@ from spatial.sinks.base import BusView
 
 TOLERANCE_LU = 0.1
 MAX_PASSES = 6  # when the limiter takes loudness from the target
+MAX_STEP_DB = 6.0  # the largest gain correction of one pass
 FIXED_POINT = ("PCM_U8", "PCM_S8", "PCM_16", "PCM_24", "PCM_32", "ULAW", "ALAW")
 
 
@@ -47,8 +48,13 @@ def clip_warning(summary: dict, subtype: str | None = None) -> str | None:
 def target_warning(summary: dict) -> str | None:
     """One line when the loudness target was not reached (the ceiling held it back)."""
     target, got = summary.get("target"), summary.get("loudness")
-    if target is None or got is None or not np.isfinite(got) or abs(got - target) <= 0.5:
+    if target is None or got is None or abs(got - target) <= 0.5:
         return None
+    if not np.isfinite(got):
+        if not np.isfinite(summary.get("rendered", {}).get("loudness", -np.inf)):
+            return None  # silence in, silence out: there was nothing to bring up
+        return (f"the output is silent (below -70 LUFS), not the target {target:g} LUFS; "
+                "lower the target or raise the ceiling")
     return (f"loudness {got:.1f} LUFS, not the target {target:g}: the true-peak ceiling "
             f"({summary.get('ceiling')} dBTP) holds the transients back; lower the target "
             "or the transients")
@@ -62,14 +68,16 @@ def warning(summary: dict, subtype: str | None = None) -> str | None:
 
 def next_gain(tried: list, target: float) -> float:
     """The next gain (dB) to try from (gain, achieved loudness) pairs: a secant step
-    (the limiter makes loudness grow slower than the gain: slope in 0.05..1)."""
+    (the limiter makes loudness grow slower than the gain: slope in 0.05..1), of at
+    most MAX_STEP_DB: where the limiter flattens a dense programme, loudness hardly
+    grows with the gain, and unbounded steps ran to hundreds of dB (and silence)."""
     g, a = tried[-1]
     slope = 1.0
     if len(tried) > 1:
         (g0, a0) = tried[-2]
         if g != g0:
             slope = float(np.clip((a - a0) / (g - g0), 0.05, 1.0))
-    return g + (target - a) / slope
+    return g + float(np.clip((target - a) / slope, -MAX_STEP_DB, MAX_STEP_DB))
 
 
 Read = Callable[[int, int], np.ndarray]
