@@ -12,6 +12,7 @@ import dataclasses
 import os
 import sys
 import time
+import types
 from pathlib import Path
 
 # The render spreads its own work over the cores (reader threads, FFT workers);
@@ -42,23 +43,42 @@ def _load(path: str, fmt: str | None = None, hrtf: str | None = None):
                                locations=locations)
 
 
-def _layout(scene):
-    """The scene's output layout, without building its spatialiser (no HRTF is read);
-    None if the format is bad: the render reports that, naming the key."""
+def _layout(scene, fmt: str | None = None):
+    """The layout of the scene's output (or of one of its formats), without building a
+    spatialiser (no HRTF is read); None if the format is bad: the render reports that,
+    naming the key."""
     from spatial.filters.layouts import get_layout
 
     try:
-        return get_layout(scene.output)
+        return get_layout(scene.output.single(fmt or scene.output.formats[0]))
     except SceneError:
         return None
 
 
-def _check_output(out: Path, scene, subtype: str | None, frames: int | None) -> None:
-    """Refuse a bad output file before any work starts (see spatial.writer.check_output)."""
+def _check_outputs(out: Path, scene, subtype: str | None, frames: int | None,
+                   stems: bool = False) -> None:
+    """Refuse bad output files before any work starts: each format's file and stems
+    (spatial.writer.check_output), two deliverables on one file, or a deliverable that
+    would overwrite a source the scene reads."""
+    from spatial.mix.deliver import deliverables
     from spatial.writer import check_output
 
-    layout = _layout(scene)
-    check_output(out, scene.sample_rate, len(layout.channels) if layout else 1, subtype, frames)
+    seen: dict[Path, str] = {}
+    sources = {Path(s.file).resolve(): s.name for s in scene.sources}
+    for fmt, (path, stem_paths) in deliverables(scene, out, stems).items():
+        layout = _layout(scene, fmt)
+        for what, f in [(fmt, path)] + [(f"{fmt} {b} stem", sp) for b, sp in
+                                        stem_paths.items()]:
+            key = f.resolve()
+            if key in seen:
+                raise SceneError.at(f"the {what} and the {seen[key]} would both be written "
+                                    f"to {f}", key="--output")
+            if key in sources:
+                raise SceneError.at(f"the {what} would overwrite {f}, the file of source "
+                                    f"{sources[key]!r}", key="--output")
+            seen[key] = what
+            check_output(f, scene.sample_rate, len(layout.channels) if layout else 1,
+                         subtype, frames)
 
 
 def _moving(stats: dict) -> str:
@@ -80,7 +100,15 @@ def cmd_render(args) -> int:
     out = Path(args.output) if args.output else Path.cwd() / (Path(args.scene).stem + ".wav")
     from spatial.writer import estimate_frames
 
-    _check_output(out, scene, args.subtype, estimate_frames(scene))
+    frames = estimate_frames(scene)
+    if args.start is not None or args.end is not None:  # a passage: at most that long
+        from spatial.renderer import passage
+
+        fs = scene.sample_rate
+        a, b = passage(scene, types.SimpleNamespace(length=frames), args.start, args.end,
+                       ("--start", "--end"))
+        frames = (frames if b is None else min(frames, b)) - a
+    _check_outputs(out, scene, args.subtype, frames, args.stems)
     from spatial.engine.warmup import CompileClock, prepare
     from spatial.mix import report
     from spatial.progress import peak_memory_mib, terminal_progress
@@ -95,21 +123,29 @@ def cmd_render(args) -> int:
         prepare(scene, notice=not args.quiet)
         with terminal_progress(not args.quiet and sys.stderr.isatty(), scene.sample_rate) as bar:
             stats = render_to_file(scene, out, subtype=args.subtype, progress=bar,
-                                   stems=args.stems)
-    if stats["mix"].get("warning"):  # clipping is never silent, even with --quiet
-        print(f"spatial: warning: {out}: {stats['mix']['warning']}", file=sys.stderr)
+                                   stems=args.stems, start=args.start, end=args.end)
+    for done in stats["outputs"].values():  # clipping is never silent, even with --quiet
+        if done["mix"].get("warning"):
+            print(f"spatial: warning: {done['path']}: {done['mix']['warning']}",
+                  file=sys.stderr)
     wall = time.perf_counter() - t0 - clock.seconds
     if not args.quiet:
-        duration = stats["frames"] / scene.sample_rate
-        rtf = duration / wall if wall > 0 else float("inf")
-        layout = _layout(scene)
-        print(f"{out}: {duration:.2f} s, {len(layout.channels)} ch "
-              f"({scene.output.format}: {' '.join(layout.names)}), "
-              f"{scene.sample_rate} Hz, rendered in {wall:.2f} s ({rtf:.1f}x real time)"
-              f"{_compiled(clock.seconds)}, "
+        longest = max(d["frames"] for d in stats["outputs"].values()) / scene.sample_rate
+        rtf = longest / wall if wall > 0 else float("inf")
+        formats = list(stats["outputs"])
+        what = formats[0] if len(formats) == 1 else f"{len(formats)} formats"
+        passage = ""
+        if args.start is not None or args.end is not None:
+            passage = f" (passage from {args.start or 0:g} s)"
+        print(f"{what}: {longest:.2f} s of audio{passage}, {scene.sample_rate} Hz, rendered "
+              f"in {wall:.2f} s ({rtf:.1f}x real time){_compiled(clock.seconds)}, "
               f"peak memory {peak_memory_mib():.0f} MiB{_moving(stats)}")
-        for line in report.summary_lines(stats["mix"]):
-            print(f"  {line}")
+        for fmt, done in stats["outputs"].items():
+            layout = _layout(scene, fmt)
+            print(f"{done['path']}: {done['frames'] / scene.sample_rate:.2f} s, "
+                  f"{len(layout.channels)} ch ({fmt}: {' '.join(layout.names)})")
+            for line in report.summary_lines(done["mix"]):
+                print(f"  {line}")
     return 0
 
 
@@ -132,7 +168,8 @@ def cmd_rir(args) -> int:
                             f"{', '.join(s.name for s in scene.sources)})", file=args.scene,
                             key="--source")
     out = Path(args.output) if args.output else Path.cwd() / f"{Path(args.scene).stem}-{name}-rir.wav"
-    _check_output(out, scene, args.subtype, None)
+    _check_outputs(out, scene.with_output(format=scene.output.formats[0]), args.subtype,
+                   None)
     result = impulse_response(scene, name)
     result.write(out, subtype=args.subtype)
     if not args.quiet:
@@ -152,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("scene", help="scene file (YAML or JSON)")
         p.add_argument("-o", "--output", help=output_help)
         p.add_argument("--format", help="override output.format (binaural, mono, stereo, 5.1, "
-                       "7.1, 5.1.4, 7.1.4, foa, hoa2, hoa3)")
+                       "7.1, 5.1.4, 7.1.4, foa, hoa2, hoa3); render: several, comma-"
+                       "separated, in one pass (out.<format>.wav each)")
         p.add_argument("--hrtf", help="override output.hrtf with a SOFA file")
         p.add_argument("--subtype", help="sample format, e.g. PCM_24, PCM_16, FLOAT")
         p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
@@ -161,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, "output .wav or .flac (default: <scene stem>.wav in the current directory)")
     p.add_argument("--stems", action="store_true", help="also write one file per bus "
                    "(out.dialogue.wav, out.music.wav, ...), as output.stems: true")
+    p.add_argument("--start", type=float, metavar="S", help="render only the passage from "
+                   "S seconds (with the room's reverberation of what sounded before)")
+    p.add_argument("--end", type=float, metavar="S", help="... to S seconds")
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("validate", help="check a scene file and report every problem")
     p.add_argument("scene")

@@ -18,7 +18,7 @@ One pass, one engine, one block at a time, memory independent of the scene's len
    marked silent, so the engine skips their transforms;
 5. moving sources (:mod:`spatial.motion_render`) feed the same engine and add
    their direct paths to their groups;
-6. each format's groups are summed into its mix (:class:`~spatial.routing.BusView`).
+6. each format's groups are summed into its mix (:class:`~spatial.sinks.base.BusView`).
 
 A passage (`start`, `end`) is rendered from a pre-roll before `start` as long as the
 longest filter rings, so the reverberation of earlier sound is there; only the
@@ -35,6 +35,7 @@ import numpy as np
 from spatial import routing as routes
 from spatial.engine.kernels import send_bus
 from spatial.plan import RenderPlan
+from spatial.sinks.base import BusView
 
 
 def _cpus() -> int:
@@ -204,7 +205,7 @@ class RenderLoop:
 
     # -- the loop ----------------------------------------------------------------------
 
-    def frames(self) -> Iterator[dict[str, routes.BusView]]:
+    def frames(self) -> Iterator[dict[str, BusView]]:
         """Per block, format name -> BusView of the passage's next frames (n <= B; a format
         whose filters ring shorter may end first: its views then have fewer frames, down to
         0). The arrays are buffers reused for the next block: copy or write them first."""
@@ -273,7 +274,7 @@ class RenderLoop:
                             background = np.subtract(mix, dialogue, out=backs[f][:n])
                         buses = ({name: bus_blocks[k] for k, (name, _) in enumerate(rt.buses)}
                                  if rt.stems else {})
-                        views[fp.format] = routes.BusView(mix, buses, dialogue, background)
+                        views[fp.format] = BusView(mix, buses, dialogue, background)
                     yield views
                 if pool is None and b + 1 < self.n_blocks:
                     read(b + 1)

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spatial.engine.warmup import prepare
+from spatial.progress import progress_ticks
 from spatial.errors import SceneError
 from spatial.filters.base import Channel
+from spatial.filters.layouts import Layout, get_layout
 from spatial.plan import (RenderPlan, merge_formats, plan, relocate, source_filter,
                           tail_filter)
 from spatial.scene.model import Scene
@@ -25,13 +27,17 @@ from spatial.scene.model import Scene
 
 @dataclass(frozen=True)
 class Rendered:
-    """A rendered scene: audio (n, C) float32 at sample_rate, with its channels."""
+    """A rendered scene: audio (n, C) float32 at sample_rate, with its channels;
+    stems: bus -> (n, C) float32 (when asked for), with the mix's master gain and
+    without its limiter, so before the limiter they sum to the mix."""
 
     audio: np.ndarray
     sample_rate: int
     channels: tuple[Channel, ...]
     format: str
     stats: dict = field(default_factory=dict, compare=False)
+    stems: dict = field(default_factory=dict, compare=False)
+    layout: Layout | None = field(default=None, compare=False, repr=False)
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -42,22 +48,17 @@ class Rendered:
         return self.audio.shape[0] / self.sample_rate
 
     def write(self, path, subtype: str | None = None):
-        """Write atomically to .wav (float32 default) or .flac; returns the path."""
-        from spatial.writer import write_audio
+        """Write the mix atomically to .wav (float32 default) or .flac, with the
+        layout's channel mask (spatial.sinks.FileSink); returns the path."""
+        from pathlib import Path
 
-        return write_audio(path, self.audio, self.sample_rate, subtype=subtype,
-                           channel_mask=_channel_mask(self.format))
+        from spatial.sinks import BusView, FileSink, deliver
 
-
-def _channel_mask(fmt: str) -> int | None:
-    if fmt in ("binaural", "mono"):
-        return None
-    from spatial.filters.layouts import channel_mask, get_layout
-    from spatial.scene.model import Output
-
-    if fmt == "custom":
-        return 0
-    return channel_mask(get_layout(Output(format=fmt))) or 0
+        layout = self.layout or Layout(self.format, "unknown", tuple(self.channels))
+        audio = np.asarray(self.audio, np.float32).reshape(self.audio.shape[0], -1)
+        deliver([{self.format: BusView(audio)}], {self.format: [FileSink(path, subtype)]},
+                {self.format: layout}, self.sample_rate, audio.shape[0], threads=1)
+        return Path(path)
 
 
 def _spatialiser(scene: Scene):
@@ -79,47 +80,51 @@ def _check(scene: Scene) -> None:
 
 def run_plan(p: RenderPlan, block_size: int | None = None, progress=False,
              scene: Scene | None = None) -> np.ndarray:
-    """Run a plan through the streaming loop into memory; returns (length, C) float32.
-    scene: mix by its `mix` section (spatial.mix.buses; before loudness and limiter)."""
+    """Run a plan through the streaming loop into memory; returns (length, C) float32 of
+    its first format. scene: mix by its `mix` section (spatial.routing; before loudness
+    and limiter)."""
     from spatial.loop import RenderLoop
 
-    out = np.empty((p.length, p.n_channels), np.float32)
-    done = 0
     if scene is not None:
-        from spatial.mix.buses import mix_loop
+        from spatial.mix.deliver import render_loop
 
-        blocks = (mix for mix, _ in mix_loop(p, scene, block_size).blocks())
+        loop = render_loop(p, scene, block_size)
     else:
-        blocks = RenderLoop(p, block_size).blocks()
-    with _progress(progress, p.length) as tick:
-        for block in blocks:
+        loop = RenderLoop(p, block_size)
+    out = np.empty((loop.length, p.n_channels), np.float32)
+    done = 0
+    with progress_ticks(progress, loop.length) as tick:
+        for block in loop.blocks():
             out[done:done + block.shape[0]] = block
             done += block.shape[0]
             tick(done)
-    return out
+    return out[:done]
 
 
-class _progress:
-    """progress: False/None (nothing), True (a tqdm bar on stderr) or a callable
-    progress(done_frames, total_frames); as a context giving tick(done_frames)."""
+def passage(scene: Scene, p: RenderPlan, start: float | None, end: float | None,
+            flags: tuple[str, str] = ("start", "end")) -> tuple[int, int | None]:
+    """A passage [start, end) s of the render as samples (start 0, end None: the whole).
+    Raises SceneError naming `flags` for a passage outside the scene or an empty one."""
+    import math
 
-    def __init__(self, progress, total: int):
-        self.progress, self.total, self.bar = progress, int(total), None
+    fs = scene.sample_rate
+    length = p.length / fs
+    problems = []
+    a = 0.0 if start is None else float(start)
+    b = None if end is None else float(end)
+    if not (math.isfinite(a) and a >= 0.0):
+        problems.append((flags[0], f"must be a time >= 0 s, got {start}"))
+    elif a >= length:
+        problems.append((flags[0], f"{a:g} s is at or past the end of the render "
+                                   f"({length:.3f} s)"))
+    if b is not None and not (math.isfinite(b) and b > a):
+        problems.append((flags[1], f"must be a time after the start ({a:g} s), got {end}"))
+    if problems:
+        from spatial.errors import Problem
 
-    def __enter__(self):
-        if callable(self.progress):
-            return lambda done: self.progress(done, self.total)
-        if self.progress:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=self.total, unit="frame", unit_scale=True, leave=False,
-                            file=sys.stderr)
-            return lambda done: self.bar.update(done - self.bar.n)
-        return lambda done: None
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()
+        raise SceneError([Problem(msg, file=str(scene.path) if scene.path else None,
+                                  key=key) for key, msg in problems])
+    return int(round(a * fs)), None if b is None else int(round(b * fs))
 
 
 def _plan(scene: Scene):
@@ -149,38 +154,35 @@ def format_scene(scene: Scene, fmt: str) -> Scene:
         return dataclasses.replace(scene, output=scene.output.single(fmt))
 
 
-def _mixed(scene: Scene) -> bool:
-    """Whether the scene needs the mix (buses, ducking, loudness: spatial.mix)."""
-    from spatial.mix.buses import needs_buses
-
-    return needs_buses(scene) or scene.output.loudness is not None \
-        or scene.output.true_peak is not None
-
-
-def render(scene: Scene, *, progress=False, block_size: int | None = None) -> Rendered:
+def render(scene: Scene, *, progress=False, block_size: int | None = None,
+           stems: bool = False, start: float | None = None, end: float | None = None):
     """Render a scene to audio in memory (for short scenes; `render_to_file` streams).
-    Same samples as `render_to_file`. progress: True for a bar on stderr, or a callable
-    progress(done_frames, total_frames). Raises SceneError for bad input."""
-    compile_s = prepare(scene)  # numba kernels, before the clock (render meters dialogue)
+    Same samples, and the same stats["mix"] summary, as `render_to_file`: buses,
+    ducking, loudness and limiter (spatial.mix.deliver into an array sink).
+    stems (or output.stems): also return one array per bus in Rendered.stems.
+    start, end (s): only that passage (with the room and the moving sources as they
+    are then, and the reverberation of what sounded before it).
+    progress: True for a bar on stderr, or a callable progress(done_frames,
+    total_frames). Returns a Rendered, or with several output formats a dict
+    format -> Rendered, all from one pass. Raises SceneError for bad input."""
+    from spatial.mix.deliver import deliver_memory
+
+    compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
     t_start = time.perf_counter()
     p = _plan(scene)
+    a, b = passage(scene, p, start, end)
     t_planned = time.perf_counter()
-    mix = None
-    # buses (the same render pass as render_to_file's), then loudness and limiter
-    audio = run_plan(p, block_size=block_size, progress=progress, scene=scene)
-    if _mixed(scene):
-        from spatial.mix.deliver import master_array
-
-        audio, mix = master_array(audio, p.sample_rate, p.channels, scene.output.loudness,
-                                  scene.output.true_peak)
+    done = deliver_memory(scene, p, progress, block_size, stems, a, b)
     t_done = time.perf_counter()
-    stats = {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
-             "wall_s": t_done - t_start, "compile_s": compile_s, "inputs": len(p.inputs),
-             **_motion_stats(p)}
-    if mix is not None:
-        stats["mix"] = mix
-    return Rendered(audio, scene.sample_rate, p.channels,
-                    scene.output.format, stats)
+    out = {}
+    for fp in p.outputs:
+        audio, stem_audio, mix = done[fp.format]
+        stats = {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
+                 "wall_s": t_done - t_start, "compile_s": compile_s,
+                 "inputs": len(p.inputs), **_motion_stats(p), "mix": mix}
+        out[fp.format] = Rendered(audio, scene.sample_rate, fp.channels, fp.format, stats,
+                                  stem_audio, get_layout(scene.output.single(fp.format)))
+    return out if len(out) > 1 else out[p.outputs[0].format]
 
 
 @dataclass
@@ -193,57 +195,77 @@ class RenderStream:
     format: str
     length: int
     _loop: object = field(repr=False, default=None)
+    layout: Layout | None = field(repr=False, default=None)
 
     def __iter__(self):
         return self._loop.blocks()
 
     @property
     def channel_mask(self) -> int | None:
-        return _channel_mask(self.format)
+        """The WAVE channel mask of the layout (None: binaural, mono, ambisonics)."""
+        return self.layout.mask if self.layout is not None else None
 
 
 def render_stream(scene: Scene, *, block_size: int | None = None) -> RenderStream:
     """Plan a scene and return its output as a stream of blocks; memory does not grow
     with the scene's length. Raises SceneError for bad input (before any block).
-    The blocks are the mix before the master: output.loudness and output.true_peak
-    need the whole programme (render_to_file, render)."""
-    p = _plan(scene)
-    if _mixed(scene):
-        from spatial.mix.buses import MixOnly, mix_loop
+    The blocks are the mix of the first format before the master: output.loudness and
+    output.true_peak need the whole programme (render_to_file, render)."""
+    from spatial.mix.deliver import render_loop
 
-        return RenderStream(p.sample_rate, p.channels, scene.output.format, p.length,
-                            MixOnly(mix_loop(p, scene, block_size)))
-    return _stream(p, scene.output.format, block_size)
+    p = _plan(scene)
+    fp = p.outputs[0]
+    return RenderStream(p.sample_rate, fp.channels, fp.format, fp.length,
+                        render_loop(p, scene, block_size),
+                        get_layout(scene.output.single(fp.format)))
 
 
 def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=None,
-                   block_size: int | None = None, stems: bool = False) -> dict:
+                   block_size: int | None = None, stems: bool = False,
+                   start: float | None = None, end: float | None = None) -> dict:
     """Render a scene straight to an audio file, block by block (bounded memory).
 
-    The file is committed only when the whole render succeeded (spatial.writer).
+    The files are committed only when the whole render succeeded (spatial.writer).
+    Several output formats: one pass, one file per format, out.<format>.wav
+    (spatial.mix.deliver.format_path; stems out.<format>.<bus>.wav).
     progress: None, True (a bar on stderr) or progress(done_frames, total_frames).
+    start, end (s): only that passage (see `render`).
     Returns stats: plan_s, convolve_s (the loop, writing included), wall_s,
-    compile_s (numba kernels compiled first, not in wall_s: spatial.engine.warmup), inputs, frames, path, and mix: the summary of spatial.mix.deliver (loudness,
-    loudness range, true peak, clipped samples, stems). stems: also write one
+    compile_s (numba kernels compiled first, not in wall_s: spatial.engine.warmup),
+    inputs, frames, path, and mix: the summary of spatial.mix.deliver (loudness,
+    loudness range, true peak, clipped samples, stems), of the first format;
+    outputs: format -> {path, frames, mix} for every format. stems: also write one
     file per bus (as output.stems). Raises SceneError for bad input or a bad
     output path.
     """
-    from spatial.mix.deliver import deliver
+    from spatial.mix.deliver import deliver_file
     from spatial.writer import check_output
 
     compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
     t_start = time.perf_counter()
     p = _plan(scene)
-    fmt = scene.output.format
-    check_output(path, scene.sample_rate, p.n_channels, subtype, p.length)
+    a, b = passage(scene, p, start, end)
+    from spatial.mix.deliver import format_path
+
+    for fp in p.outputs:
+        n = max(0, min(fp.length, p.length if b is None else b) - a)
+        check_output(format_path(path, fp.format, scene.output.formats), scene.sample_rate,
+                     fp.n_channels, subtype, n)
     t_planned = time.perf_counter()
     # the mix (buses, ducking), loudness and limiter, stems, metered (spatial.mix.deliver)
-    mix = deliver(scene, p, path, subtype, progress, block_size, stems)
+    mixes = deliver_file(scene, p, path, subtype, progress, block_size, stems, a, b)
     t_done = time.perf_counter()
+    outputs = {}
+    for fp in p.outputs:
+        n = max(0, min(fp.length, p.length if b is None else b) - a)
+        outputs[fp.format] = {"path": str(format_path(path, fp.format, scene.output.formats)),
+                              "frames": n,
+                              "mix": mixes[fp.format]}
+    first = outputs[p.outputs[0].format]
     return {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
             "wall_s": t_done - t_start, "compile_s": compile_s, "inputs": len(p.inputs),
-            "frames": p.length,
-            "path": str(path), "mix": mix, **_motion_stats(p)}
+            "frames": first["frames"], "path": first["path"], "mix": first["mix"],
+            "outputs": outputs, **_motion_stats(p)}
 
 
 def _motion_stats(p: RenderPlan) -> dict:
@@ -251,12 +273,6 @@ def _motion_stats(p: RenderPlan) -> dict:
     from spatial.motion import stats
 
     return stats(p)
-
-
-def _stream(p: RenderPlan, fmt: str, block_size: int | None = None) -> RenderStream:
-    from spatial.loop import RenderLoop
-
-    return RenderStream(p.sample_rate, p.channels, fmt, p.length, RenderLoop(p, block_size))
 
 
 def impulse_response(scene: Scene, source: str) -> Rendered:
@@ -284,4 +300,5 @@ def impulse_response(scene: Scene, source: str) -> Rendered:
         from spatial.room.rir import with_tail
 
         ir = with_tail(early, send_gain, send_delay, tail_filter(scene, spatialiser))
-    return Rendered(ir.T.astype(np.float32), fs, tuple(spatialiser.channels), scene.output.format)
+    return Rendered(ir.T.astype(np.float32), fs, tuple(spatialiser.channels), scene.output.format,
+                    layout=get_layout(scene.output))

@@ -44,18 +44,6 @@ class Group:
     width: int  # the format's channels
 
 
-@dataclass(frozen=True)
-class BusView:
-    """The signals of one format for one block: mix (n, C) float32; buses: bus name ->
-    (n, C) float32 (the stems; empty without them); dialogue and background (n, C) for
-    the dialogue-to-background meter, or None. Buffers reused for the next block."""
-
-    mix: np.ndarray
-    buses: dict = field(default_factory=dict)
-    dialogue: np.ndarray | None = None
-    background: np.ndarray | None = None
-
-
 @dataclass
 class Routing:
     """The buses of a render and where each input goes (see the module doc)."""

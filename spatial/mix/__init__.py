@@ -6,5 +6,7 @@ loudness to a target with a true-peak limiter, and stems.
 - :mod:`spatial.mix.buses`: the render loop split by role, bus gains and ducking;
 - :mod:`spatial.mix.loudness`: BS.1770-4 loudness, EBU Tech 3342 range, true peak;
 - :mod:`spatial.mix.limiter`: the look-ahead true-peak limiter;
-- :mod:`spatial.mix.deliver`: render to file(s): measure, normalise, limit, report.
+- :mod:`spatial.mix.deliver`: render to files or memory through the sinks
+  (:mod:`spatial.sinks`) and the master (:mod:`spatial.master`): measure, normalise,
+  limit, report.
 """

@@ -20,8 +20,8 @@ curve (no clicks, no overshoot):
 It is stateless by construction: each chunk of output is computed from the
 chunk read with PAD frames of context on either side (zeros outside the
 programme), so the result does not depend on how the programme is cut.
-Latency is therefore free: the second pass of :mod:`spatial.mix.deliver`
-reads its input file at any position.
+Latency is therefore free: the mastering passes of :mod:`spatial.master` read
+their input (a file, an array) at any position.
 """
 from __future__ import annotations
 
