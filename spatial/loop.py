@@ -207,8 +207,9 @@ class RenderLoop:
 
     def frames(self) -> Iterator[dict[str, BusView]]:
         """Per block, format name -> BusView of the passage's next frames (n <= B; a format
-        whose filters ring shorter may end first: its views then have fewer frames, down to
-        0). The arrays are buffers reused for the next block: copy or write them first."""
+        whose filters ring shorter may end first: it is then missing from the later
+        blocks). The arrays are buffers reused for the next block: copy or write them
+        first."""
         p, B, rt = self.plan, self.block_size, self.routing
         S = self.n_rows
         n_buses = len(rt.buses)
@@ -257,6 +258,8 @@ class RenderLoop:
                     for f, fp in enumerate(p.outputs):
                         hi = min(B, min(fp.length, self.end) - t0)
                         n = max(hi - lo, 0)
+                        if n == 0:
+                            continue  # this format has ended (its filters ring shorter)
                         bus_blocks = []
                         for k in range(n_buses):
                             g = rt.group(f, k)

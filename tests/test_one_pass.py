@@ -174,3 +174,68 @@ def test_passage_equals_the_whole_render_there(tmp_path):
     peak = np.abs(whole[a:b]).max()
     # other block boundaries: float32 rounding of differently partitioned sums
     assert np.abs(part - whole[a:b]).max() < 1e-5 * peak
+
+
+@pytest.mark.parametrize("loudness", [None, -23.0])
+def test_formats_in_one_run_write_the_files_of_separate_runs(tmp_path, loudness):
+    """`render_to_file` with a format list writes out.<format>.wav (and stems), each the
+    same bytes as a run of that format alone, with and without a loudness target (each
+    format mastered to it on its own); `render` returns the same samples per format."""
+    formats = ("binaural", "5.1", "hoa3")
+    scene = _scene(tmp_path, ",".join(formats), mix=Mix(buses={"music": -4.0}))
+    scene = scene.with_output(loudness=loudness, true_peak=-1.0 if loudness else None)
+    stats = spatial.render_to_file(scene, tmp_path / "all.wav", stems=True)
+    assert set(stats["outputs"]) == set(formats)
+    mem = spatial.render(scene, stems=True)  # the same buses: the same samples
+    assert set(mem) == set(formats)
+    for fmt in formats:
+        alone = tmp_path / f"alone-{fmt}.wav"
+        one = spatial.render_to_file(scene.with_output(format=fmt), alone, stems=True)
+        both = tmp_path / f"all.{fmt}.wav"
+        assert stats["outputs"][fmt]["path"] == str(both)
+        assert both.read_bytes() == alone.read_bytes(), fmt
+        for bus in ("dialogue", "music", "ambience", "effects"):
+            assert (tmp_path / f"all.{fmt}.{bus}.wav").read_bytes() == \
+                (tmp_path / f"alone-{fmt}.{bus}.wav").read_bytes(), (fmt, bus)
+        assert stats["outputs"][fmt]["mix"]["loudness"] == one["mix"]["loudness"]
+        if loudness is not None:
+            assert abs(one["mix"]["loudness"] - loudness) < 0.15
+        disk, _ = sf.read(str(both), dtype="float32", always_2d=True)
+        assert np.array_equal(mem[fmt].audio, disk)
+        assert set(mem[fmt].stems) == {"dialogue", "music", "ambience", "effects"}
+
+
+def test_bad_format_lists_and_clashing_outputs_are_one_line_errors(tmp_path):
+    """A repeated or unknown format in a list, or two deliverables on one file: one line
+    naming the key, exit 2, nothing written."""
+    import subprocess
+    import sys
+
+    scene = _scene(tmp_path)
+    body = ("listener: {position: [0, 0, 0]}\nsources:\n"
+            f"  - {{name: a, file: {scene.sources[1].file}, position: [1, 0, 0]}}\n")
+    (tmp_path / "s.yaml").write_text(body)
+    (tmp_path / "t.yaml").write_text(body + "output: {format: [binaural, 5.1, binaural]}\n")
+    for name, args, expect in [
+            ("s", ["--format", "5.1,hoa9"], "--format: output.format: unknown output format "
+                                            "'hoa9'"),
+            ("t", [], "t.yaml:4: output.format[2]: format 'binaural' is listed twice"),
+            ("s", ["--format", "binaural", "-o", str(scene.sources[1].file)],
+             "would overwrite"),
+            ("s", ["--format", "binaural,5.1", "-o", str(tmp_path / "x.5.1.wav"), "--stems"],
+             None)]:
+        out = subprocess.run([sys.executable, "-m", "spatial", "render",
+                              str(tmp_path / f"{name}.yaml"), "-q", *args],
+                             capture_output=True, text=True, cwd=tmp_path)
+        if expect is None:
+            assert out.returncode == 0, out.stderr
+            continue
+        assert out.returncode == 2, out.stderr
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and expect in lines[0], lines
+        assert "Traceback" not in out.stderr
+    assert not list(tmp_path.glob("[st]*.wav"))
+    # the one good run: a file per format, named after it, and its stems
+    assert sorted(p.name for p in tmp_path.glob("x.5.1.*.wav")) == [
+        "x.5.1.5.1.effects.wav", "x.5.1.5.1.wav", "x.5.1.binaural.effects.wav",
+        "x.5.1.binaural.wav"]

@@ -46,9 +46,17 @@ def deliver(frames: Iterable[Mapping[str, BusView]], sinks: Mapping[str, Sequenc
 
 def _write(frame, sinks) -> None:
     for fmt, group in sinks.items():
-        view = frame[fmt]
+        view = frame.get(fmt)
+        if view is None:  # that format has ended
+            continue
         for s in group:
             s.write(view)
+
+
+def _frames(frame) -> int:
+    """Frames of a block: its longest format's (a format whose filters ring shorter
+    ends first, and is missing from the last blocks)."""
+    return max((v.frames for v in frame.values()), default=0)
 
 
 def _run(frames, sinks, progress, threads) -> None:
@@ -61,8 +69,7 @@ def _run(frames, sinks, progress, threads) -> None:
     if threads < 2 or first is None:
         for frame in frames:
             _write(frame, sinks)
-            if first is not None:
-                done += frame[first].frames
+            done += _frames(frame)
             if progress is not None:
                 progress(done)
         return
@@ -74,9 +81,9 @@ def _run(frames, sinks, progress, threads) -> None:
             for frame in frames:  # the producer reuses its buffers: copies
                 if len(pending) >= SINK_DEPTH:
                     pending.popleft().result()  # (raises the sink's error, if any)
-                pending.append(pool.submit(_write, {f: frame[f].copy() for f in sinks},
-                                           sinks))
-                done += frame[first].frames
+                pending.append(pool.submit(_write, {f: frame[f].copy() for f in sinks
+                                                    if f in frame}, sinks))
+                done += _frames(frame)
                 if progress is not None:
                     progress(done)
             while pending:
