@@ -46,15 +46,24 @@ class Rendered:
                            channel_mask=_channel_mask(self.format))
 
 
-def _channel_mask(fmt: str) -> int | None:
-    if fmt in ("binaural", "mono"):
-        return None
-    from spatial.filters.layouts import channel_mask, get_layout
+def _channel_mask(output) -> int | None:
+    """The WAVE channel mask a file of this output carries: its Layout's mask
+    (spatial.filters.layouts), 0 (channels without speaker labels) for
+    ambisonics and custom layouts, None (a plain WAV) for binaural and mono.
+    output: a Layout, or a format name (a custom layout's mask is 0 whatever
+    its speakers)."""
+    from spatial.filters.layouts import Layout, get_layout
     from spatial.scene.model import Output
 
-    if fmt == "custom":
+    if isinstance(output, Layout):
+        layout = output
+    elif output == "custom":
         return 0
-    return channel_mask(get_layout(Output(format=fmt))) or 0
+    else:
+        layout = get_layout(Output(format=output))
+    if layout.kind in ("binaural", "mono"):
+        return None
+    return layout.mask if layout.mask is not None else 0
 
 
 def _spatialiser(scene: Scene):
