@@ -146,3 +146,38 @@ def test_ebur128_measures_a_714_wav(tmp_path):
     summary = run.stderr.rsplit("Summary:", 1)[1]
     integrated = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))
     assert -60.0 < integrated < 0.0  # a measurement, not the -70 LUFS of silence
+
+
+def test_a_71_bed_is_read_in_the_same_order(tmp_path):
+    """A bed file is read in the output format's order: an 8-channel bed's channel 6
+    is the left side surround (SL, +90 degrees), and comes out there."""
+    import soundfile as sf
+
+    from spatial.scene.model import Listener, Output, Scene, Source
+
+    bed = np.zeros((4800, 8))
+    bed[:, 6] = 0.1 * np.random.default_rng(6).standard_normal(4800)
+    sf.write(str(tmp_path / "bed.wav"), bed, 48000, subtype="FLOAT")
+    sc = Scene(listener=Listener((0.0, 0.0, 0.0)),
+               sources=(Source("bed", tmp_path / "bed.wav", None, diegetic=False),),
+               output=Output(format="7.1"), sample_rate=48000)
+    path = spatial.render(sc).write(tmp_path / "out.wav")
+    labels = tuple(SPEAKERS["7.1"])
+    rms = np.sqrt(np.mean(channels_by_ffmpeg_name(path, labels).astype(float) ** 2, axis=0))
+    assert labels[int(np.argmax(rms))] == "SL" and np.count_nonzero(rms) == 1
+
+
+def test_the_channel_table_in_the_docs_is_the_layouts():
+    from pathlib import Path
+
+    from spatial.filters.layouts import SPEAKER_FORMATS, get_layout
+    from spatial.scene.model import Output
+
+    text = (Path(__file__).parents[1] / "scenes" / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([\d.a-z]+)` \| (\d+) \| (\w+) \| ([\w+-]+) \| (\w+) \| ([^|]+) \|$",
+                      text, re.M)
+    for fmt in SPEAKER_FORMATS:
+        lay = get_layout(Output(format=fmt))
+        got = [(name, bs, wave) for f, _, name, bs, wave, _ in rows if f == fmt]
+        assert got == list(zip(lay.names, lay.bs2051, lay.wave)), fmt
+        assert [w for _, _, w in got] == list(SPEAKERS[fmt]), fmt  # and ffmpeg's order
