@@ -50,13 +50,15 @@ def _channel_mask(output) -> int | None:
     """The WAVE channel mask a file of this output carries: its Layout's mask
     (spatial.filters.layouts), 0 (channels without speaker labels) for
     ambisonics and custom layouts, None (a plain WAV) for binaural and mono.
-    output: a Layout, or a format name (a custom layout's mask is 0 whatever
-    its speakers)."""
+    output: a Layout, an Output, or a format name (a custom layout's mask is 0
+    whatever its speakers)."""
     from spatial.filters.layouts import Layout, get_layout
     from spatial.scene.model import Output
 
     if isinstance(output, Layout):
         layout = output
+    elif isinstance(output, Output):
+        layout = get_layout(output)
     elif output == "custom":
         return 0
     else:

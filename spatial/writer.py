@@ -297,14 +297,18 @@ def open_output(path: str | Path, sample_rate: int, channels: int, subtype: str 
     .wav: float32 by default; WAVE_FORMAT_EXTENSIBLE with `channel_mask` for more
     than two channels or any mask; RF64 when `frames_hint` frames can pass
     RIFF_LIMIT_BYTES (without a hint: RF64 that libsndfile downgrades to RIFF if
-    small). .flac: 24-bit by default, at most 8 channels, `channel_mask` None, 0
-    or FLAC's fixed order for the channel count (FLAC_MASKS). Raises SceneError
-    for a bad path, sample format, channel count or FLAC mask, before creating
-    anything.
+    small). `channel_mask`: a Layout's mask (one bit per channel), 0 or None.
+    .flac: 24-bit by default, at most 8 channels, `channel_mask` None, 0 or FLAC's
+    fixed order for the channel count (FLAC_MASKS). Raises SceneError for a bad
+    path, sample format, channel count or mask, before creating anything.
     """
     path = Path(path)
     check_output(path, sample_rate, channels, subtype, frames_hint)
     major, subtype = _spec(path, subtype)
+    if channel_mask and bin(channel_mask).count("1") != channels:
+        raise SceneError.at(f"channel mask {channel_mask:#x} labels "
+                            f"{bin(channel_mask).count('1')} channels, the file has {channels}",
+                            file=path)
     if major == "FLAC" and channel_mask and channel_mask != FLAC_MASKS[channels]:
         raise SceneError.at(f"channel mask {channel_mask:#x} is not FLAC's {channels}-channel "
                             f"order ({FLAC_MASKS[channels]:#x}), which a reader would assume; "

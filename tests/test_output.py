@@ -104,6 +104,8 @@ def test_flac_takes_only_its_own_channel_order(tmp_path):
     with pytest.raises(SceneError, match=r"mask 0x3f is not FLAC's 6-channel order \(0x60f\)"):
         write_audio(tmp_path / "back.flac", noise(480, 6), 48000, channel_mask=0x3F)
     assert not (tmp_path / "back.flac").exists()
+    with pytest.raises(SceneError, match="mask 0x63f labels 8 channels, the file has 6"):
+        write_audio(tmp_path / "six.wav", noise(480, 6), 48000, channel_mask=0x63F)
 
 
 def test_a_file_over_the_riff_limit_is_rf64_and_reads_back_whole(tmp_path, monkeypatch):
