@@ -1,6 +1,6 @@
 """Output audio files, written block by block: the only module that writes audio.
 
-    with open_output("episode.wav", 48000, 12, channel_mask=mask, frames_hint=n) as out:
+    with open_output("episode.wav", 48000, 12, channel_mask=layout.mask, frames_hint=n) as out:
         for block in blocks:          # (frames, channels) float32
             out.write(block)
     # committed: the temporary file was renamed onto episode.wav
@@ -12,7 +12,21 @@ temporary file is deleted, so a failed render never leaves a partial file.
 Same samples, same file, bit for bit: no PEAK chunk (libsndfile would put the
 time of writing in it), no other timestamps. Multichannel WAV (more than two
 channels, or any channel_mask) is WAVE_FORMAT_EXTENSIBLE carrying the layout's
-dwChannelMask (0: channels without speaker positions, e.g. ambisonics).
+dwChannelMask (``Layout.mask`` of spatial.filters.layouts, whose channel order is
+the mask's; 0: channels without speaker positions, e.g. ambisonics). The mask is
+written into the fmt chunk after libsndfile closes the file (RIFF and RF64
+alike). libsndfile's own route, SFC_SET_CHANNEL_MAP_INFO, writes a nonzero mask
+but not 0: given no map it labels 4, 6 and 8 channels as quad, 5.1(back) and
+7.1(wide) (0x33, 0x3F, 0xFF), which would mislabel ambisonic and custom files;
+one patch for every mask is simpler than two routes.
+
+FLAC has no mask field: its channel order is fixed by the channel count (FLAC
+format, "channel assignment"; ffmpeg and libFLAC read 6 channels as FL FR FC
+LFE SL SR and 8 as FL FR FC LFE BL BR SL SR). A reader may take another layout
+from a WAVEFORMATEXTENSIBLE_CHANNEL_MASK Vorbis comment, but libsndfile cannot
+write arbitrary comments, so a FLAC file is written only with a mask that is its
+channel count's fixed order (FLAC_MASKS) or with 0 (unlabelled: the reader then
+assumes that order anyway).
 
 WAV data over 4 GiB does not fit a RIFF header (32-bit sizes: it would read
 back truncated). When ``frames_hint`` says the file can pass RIFF_LIMIT_BYTES
@@ -52,6 +66,9 @@ SUBTYPES = {
     "FLAC": {"PCM_S8": 1, "PCM_16": 2, "PCM_24": 3},
 }
 MAX_CHANNELS = {"WAV": 1024, "FLAC": 8}  # libsndfile's SF_MAX_CHANNELS; the FLAC format's 8
+# FLAC's fixed channel order per channel count, as the WAVE mask a reader gives it
+# (ffmpeg's flac_channel_layouts: mono stereo 3.0 quad 5.0(side) 5.1(side) 6.1 7.1)
+FLAC_MASKS = {1: 0x4, 2: 0x3, 3: 0x7, 4: 0x33, 5: 0x607, 6: 0x60F, 7: 0x70F, 8: 0x63F}
 
 # ring-out margin of the estimate: 70 dB of decay is 7/6 rt60; rooms given by
 # absorption (no rt60) are assumed to ring no longer than DEFAULT_RT60_S
@@ -280,12 +297,22 @@ def open_output(path: str | Path, sample_rate: int, channels: int, subtype: str 
     .wav: float32 by default; WAVE_FORMAT_EXTENSIBLE with `channel_mask` for more
     than two channels or any mask; RF64 when `frames_hint` frames can pass
     RIFF_LIMIT_BYTES (without a hint: RF64 that libsndfile downgrades to RIFF if
-    small). .flac: 24-bit by default, at most 8 channels. Raises SceneError for
-    a bad path, sample format or channel count, before creating anything.
+    small). `channel_mask`: a Layout's mask (one bit per channel), 0 or None.
+    .flac: 24-bit by default, at most 8 channels, `channel_mask` None, 0 or FLAC's
+    fixed order for the channel count (FLAC_MASKS). Raises SceneError for a bad
+    path, sample format, channel count or mask, before creating anything.
     """
     path = Path(path)
     check_output(path, sample_rate, channels, subtype, frames_hint)
     major, subtype = _spec(path, subtype)
+    if channel_mask and bin(channel_mask).count("1") != channels:
+        raise SceneError.at(f"channel mask {channel_mask:#x} labels "
+                            f"{bin(channel_mask).count('1')} channels, the file has {channels}",
+                            file=path)
+    if major == "FLAC" and channel_mask and channel_mask != FLAC_MASKS[channels]:
+        raise SceneError.at(f"channel mask {channel_mask:#x} is not FLAC's {channels}-channel "
+                            f"order ({FLAC_MASKS[channels]:#x}), which a reader would assume; "
+                            "write .wav instead", file=path)
     container = major
     if major == "WAV":
         if frames_hint is None or needs_rf64(frames_hint, channels, subtype):

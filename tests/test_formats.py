@@ -73,7 +73,7 @@ def test_ambisonic_intensity_direction(noise, fmt):
 
 EXPECTED = {  # format -> (channels, WAVE_FORMAT_EXTENSIBLE mask or None for a plain WAV)
     "binaural": (2, None), "mono": (1, None), "stereo": (2, 0x3), "5.1": (6, 0x60F),
-    "7.1": (8, 0), "5.1.4": (10, 0x2D60F), "7.1.4": (12, 0),
+    "7.1": (8, 0x63F), "5.1.4": (10, 0x2D60F), "7.1.4": (12, 0x2D63F),
     "foa": (4, 0), "hoa2": (9, 0), "hoa3": (16, 0),
 }
 

@@ -95,6 +95,19 @@ def test_flac_defaults_to_24_bit_and_reads_back(tmp_path):
     assert np.max(np.abs(back - audio)) < 2.0 ** -22  # 24-bit quantisation: half an LSB
 
 
+def test_flac_takes_only_its_own_channel_order(tmp_path):
+    """FLAC's order is fixed by the channel count (6: FL FR FC LFE SL SR, 8: FL FR FC
+    LFE BL BR SL SR): a mask it cannot carry is refused, not silently dropped."""
+    for channels, mask in ((2, 0x3), (6, 0x60F), (8, 0x63F), (4, 0)):
+        write_audio(tmp_path / f"ok{channels}.flac", noise(480, channels), 48000,
+                    channel_mask=mask)
+    with pytest.raises(SceneError, match=r"mask 0x3f is not FLAC's 6-channel order \(0x60f\)"):
+        write_audio(tmp_path / "back.flac", noise(480, 6), 48000, channel_mask=0x3F)
+    assert not (tmp_path / "back.flac").exists()
+    with pytest.raises(SceneError, match="mask 0x63f labels 8 channels, the file has 6"):
+        write_audio(tmp_path / "six.wav", noise(480, 6), 48000, channel_mask=0x63F)
+
+
 def test_a_file_over_the_riff_limit_is_rf64_and_reads_back_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(writer, "RIFF_LIMIT_BYTES", 64_000)  # instead of 4 GiB
     frames, channels = 20_000, 12  # 960 kB of float32: over the lowered limit

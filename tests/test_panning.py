@@ -113,9 +113,9 @@ def test_stored_ear_reference_covers_the_tested_directions():
 EXPECTED = {  # format -> (channel names, WAVE_FORMAT_EXTENSIBLE mask)
     "stereo": ("L R", 0x3),
     "5.1": ("L R C LFE Ls Rs", 0x60F),
-    "7.1": ("L R C LFE Lss Rss Lrs Rrs", 0),
+    "7.1": ("L R C LFE Lrs Rrs Lss Rss", 0x63F),
     "5.1.4": ("L R C LFE Ls Rs Ltf Rtf Ltr Rtr", 0x2D60F),
-    "7.1.4": ("L R C LFE Lss Rss Lrs Rrs Ltf Rtf Ltr Rtr", 0),
+    "7.1.4": ("L R C LFE Lrs Rrs Lss Rss Ltf Rtf Ltr Rtr", 0x2D63F),
     "foa": (" ".join(f"ACN{i}" for i in range(4)), None),
     "hoa2": (" ".join(f"ACN{i}" for i in range(9)), None),
     "hoa3": (" ".join(f"ACN{i}" for i in range(16)), None),
@@ -147,22 +147,34 @@ WAVE_NAMES = {"L": "FL", "R": "FR", "C": "FC", "LFE": "LFE", "Ls": "SL", "Rs": "
               "Ltr": "TBL", "Rtr": "TBR"}
 
 
-@pytest.mark.parametrize("fmt", ["stereo", "5.1", "5.1.4"])
+@pytest.mark.parametrize("fmt", ["stereo", "5.1", "7.1", "5.1.4", "7.1.4"])
 def test_file_order_is_the_masks_canonical_order(fmt):
     lay = layout(fmt)
     assert tuple(WAVE_NAMES[n] for n in lay.names) == mask_order(channel_mask(lay))
+    assert lay.wave == mask_order(channel_mask(lay))
     assert set(WAVE_NAMES.values()) <= set(SPEAKER_BITS)
 
 
 @pytest.mark.parametrize("fmt", ["7.1", "7.1.4"])
-def test_orders_no_mask_can_describe_are_unlabelled(fmt):
-    """Side (90) before rear (135) has no mask: the mask's order puts BL BR before SL SR,
-    so labelling these files would make players swap side and rear surrounds."""
+def test_rear_surrounds_come_before_the_side_surrounds(fmt):
+    """The mask's order (BL BR before SL SR), by position: the pair at +-135 degrees
+    is channels 4 and 5, the pair at +-90 channels 6 and 7."""
     lay = layout(fmt)
-    labels = [WAVE_NAMES[n] for n in lay.names]
-    canonical = [name for name in SPEAKER_BITS if name in labels]
-    assert labels != canonical  # really not describable
-    assert channel_mask(lay) == 0
+    assert [(c.azimuth_deg, c.elevation_deg) for c in lay.channels[4:8]] == [
+        (135.0, 0.0), (-135.0, 0.0), (90.0, 0.0), (-90.0, 0.0)]
+    assert lay.wave[4:8] == ("BL", "BR", "SL", "SR")
+
+
+def test_layout_data_whose_labels_do_not_match_the_mask_is_refused(monkeypatch):
+    from spatial.filters import layouts
+
+    data = {"layouts": {"7.1": dict(layouts._data()["layouts"]["7.1"])}}
+    ch = list(data["layouts"]["7.1"]["channels"])
+    ch[4:8] = ch[6:8] + ch[4:6]  # the old side-before-rear order, labels kept
+    data["layouts"]["7.1"]["channels"] = ch
+    monkeypatch.setattr(layouts, "_data", lambda: data)
+    with pytest.raises(RuntimeError, match="SL SR BL BR, but mask 0x63f holds"):
+        layout("7.1")
 
 
 BAD = {  # case -> (output, key, message regex)

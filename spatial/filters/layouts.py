@@ -1,23 +1,24 @@
 """Output channel layouts: loudspeaker formats, ambisonics and custom layouts.
 
-The positions are data (``layouts.yaml`` next to this file): ITU-R BS.2051-3
-nominal positions, checked against the EBU ADM Renderer's
+The positions and the channel order are data (``layouts.yaml`` next to this
+file): ITU-R BS.2051-3 nominal positions, checked against the EBU ADM Renderer's
 ``ear/core/data/2051_layouts.yaml``. Azimuth is counter-clockwise from the front
 (+90 = left), elevation up from the horizontal plane (:mod:`spatial.geometry`).
 
 Formats, and the channel order of the file (a public contract):
 
 =========  ========  =====================================================================
-format     BS.2051   channels (BS.2051 name, azimuth / elevation in degrees)
+format     BS.2051   channels (BS.2051 name, azimuth / elevation in degrees; WAVE label)
 =========  ========  =====================================================================
-stereo     0+2+0     L (M+030, 30/0), R (M-030, -30/0)
-5.1        0+5+0     L, R, C (M+000, 0/0), LFE (LFE1), Ls (M+110, 110/0), Rs (M-110)
-7.1        0+7+0     L, R, C, LFE, Lss (M+090, 90/0), Rss (M-090), Lrs (M+135, 135/0),
-                     Rrs (M-135)
-5.1.4      4+5+0     L, R, C, LFE, Ls, Rs, Ltf (U+030, 30/30), Rtf (U-030),
-                     Ltr (U+110, 110/30), Rtr (U-110)
-7.1.4      4+7+0     L, R, C, LFE, Lss, Rss, Lrs, Rrs, Ltf (U+045, 45/30), Rtf (U-045),
-                     Ltr (U+135, 135/30), Rtr (U-135)
+stereo     0+2+0     L (M+030, 30/0; FL), R (M-030, -30/0; FR)
+5.1        0+5+0     L, R, C (M+000, 0/0; FC), LFE (LFE1; LFE), Ls (M+110, 110/0; SL),
+                     Rs (M-110; SR)
+7.1        0+7+0     L, R, C, LFE, Lrs (M+135, 135/0; BL), Rrs (M-135; BR),
+                     Lss (M+090, 90/0; SL), Rss (M-090; SR)
+5.1.4      4+5+0     L, R, C, LFE, Ls, Rs, Ltf (U+030, 30/30; TFL), Rtf (U-030; TFR),
+                     Ltr (U+110, 110/30; TBL), Rtr (U-110; TBR)
+7.1.4      4+7+0     L, R, C, LFE, Lrs, Rrs, Lss, Rss, Ltf (U+045, 45/30; TFL),
+                     Rtf (U-045; TFR), Ltr (U+135, 135/30; TBL), Rtr (U-135; TBR)
 foa        --        ACN0 .. ACN3   (AmbiX: ACN order, SN3D, no Condon-Shortley phase;
 hoa2       --        ACN0 .. ACN8    ACN0 = W, ACN1 = Y, ACN2 = Z, ACN3 = X)
 hoa3       --        ACN0 .. ACN15
@@ -30,19 +31,20 @@ binaural   --        L, R (ears, no direction)
 The 4+5+0 upper speakers are at BS.2051's nominal U+-030 / U+-110 (allowed
 ranges 30..45 and 100..135 degrees azimuth), not U+-045.
 
-WAVE_FORMAT_EXTENSIBLE channel masks (:func:`channel_mask`): stereo 0x3,
-5.1 0x60F (FL FR FC LFE SL SR: the +-110 surrounds are labelled *side*, as
-ffmpeg's "5.1" and Microsoft's 5POINT1_SURROUND; 0x3F "5.1(back)" would label them
-back), 5.1.4 0x2D60F; 0 (no speaker labels) for 7.1 and 7.1.4; None for
-ambisonics, custom, mono and binaural. A WAVE file holds its channels in
-ascending mask-bit order (FL FR FC LFE BL BR SL SR TFL TFR TBL TBR). That
-matches our order for stereo, 5.1 and 5.1.4 (L R C LFE Ls Rs Ltf Rtf Ltr Rtr =
-FL FR FC LFE SL SR TFL TFR TBL TBR). No mask can describe the contract order of
-7.1 and 7.1.4 (L R C LFE Lss Rss Lrs Rrs ..., BS.2051 / SMPTE order): the mask's
-order puts BL BR (135 degrees) before SL SR (90 degrees), so a mask of 0x63F
-would make a mask-aware player swap the side and rear surrounds. Those files
-therefore carry mask 0 (channels present, positions unlabelled) and the order
-documented in scenes/README.md, rather than labels that would be wrong.
+Every loudspeaker format is in the order of the WAVE_FORMAT_EXTENSIBLE channel
+mask it carries (:attr:`Layout.mask`, :func:`channel_mask`): a WAVE file holds
+its channels in ascending mask-bit order (FL FR FC LFE BL BR SL SR TFL TFR TBL
+TBR), so the rear pair of 7.1 (BL BR, 135 degrees) comes before the side pair
+(SL SR, 90 degrees), as in ffmpeg's "7.1" and FLAC's fixed 8-channel order.
+Masks: stereo 0x3, 5.1 0x60F (FL FR FC LFE SL SR: the +-110 surrounds are
+labelled *side*, as ffmpeg's "5.1(side)" and Microsoft's 5POINT1_SURROUND; 0x3F
+would label them back), 7.1 0x63F, 5.1.4 0x2D60F, 7.1.4 0x2D63F; None for
+ambisonics, custom, mono and binaural (the writer gives multichannel files
+mask 0: channels without speaker labels). :attr:`Layout.wave` holds each
+channel's label; loading a layout whose labels are out of mask order, or do not
+make up its mask, fails. FLAC has fixed orders for 1 to 8 channels, and those for
+6 and 8 channels are 5.1(side) and 7.1 above, so 5.1 and 7.1 FLAC files read the
+same; FLAC holds no more than 8 channels (spatial.writer refuses 5.1.4 and 7.1.4).
 """
 from __future__ import annotations
 
@@ -62,7 +64,6 @@ SPEAKER_FORMATS = ("stereo", "5.1", "7.1", "5.1.4", "7.1.4")
 AMBISONIC_FORMATS = ("foa", "hoa2", "hoa3")
 FORMATS = ("binaural", "mono") + SPEAKER_FORMATS + AMBISONIC_FORMATS + ("custom",)
 MIN_SEPARATION_DEG = 1.0  # custom speakers closer than this count as one position
-UNLABELLED = ("7.1", "7.1.4")  # formats whose order no WAVE mask can describe: mask 0
 
 # WAVE_FORMAT_EXTENSIBLE speaker bits, in the file's canonical (ascending) order
 SPEAKER_BITS = {
@@ -81,7 +82,9 @@ class Layout:
       ear channels have azimuth_deg = elevation_deg = None.
     bs2051: per channel, the BS.2051 name (or None), same length as channels.
     order: the ambisonic order (kind "ambisonics"), else None.
-    mask: the WAVE_FORMAT_EXTENSIBLE channel mask, or None.
+    mask: the WAVE_FORMAT_EXTENSIBLE channel mask (the loudspeaker formats), or None.
+    wave: per channel, its WAVE_FORMAT_EXTENSIBLE label (ffmpeg's channel name: FL,
+      SL, TBR ...) where there is a mask, else empty.
     """
 
     format: str
@@ -90,6 +93,7 @@ class Layout:
     bs2051: tuple[str | None, ...] = ()
     order: int | None = None
     mask: int | None = None
+    wave: tuple[str, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -129,15 +133,20 @@ def _fixed(fmt: str) -> Layout:
     if fmt == "binaural":
         return Layout(fmt, "binaural", (Channel("L"), Channel("R")), (None, None))
     entry = _data()["layouts"][fmt]
-    channels, names = [], []
-    for name, bs_name, az, el in entry["channels"]:
+    channels, names, labels = [], [], []
+    for name, bs_name, az, el, label in entry["channels"]:
         if az is None:
             channels.append(Channel(str(name)))
         else:
             channels.append(Channel(str(name), float(az), float(el)))
         names.append(str(bs_name))
-    return Layout(fmt, "speakers", tuple(channels), tuple(names),
-                  mask=int(entry["channel_mask"]))
+        labels.append(str(label))
+    mask = int(entry["channel_mask"])
+    if tuple(labels) != mask_order(mask):  # the data is wrong: a file would be mislabelled
+        raise RuntimeError(f"{DATA}: {fmt} channels are labelled {' '.join(labels)}, but "
+                           f"mask {mask:#x} holds {' '.join(mask_order(mask))} in that order")
+    return Layout(fmt, "speakers", tuple(channels), tuple(names), mask=mask,
+                  wave=tuple(labels))
 
 
 def get_layout(output) -> Layout:
@@ -204,8 +213,7 @@ def _custom(speakers) -> Layout:
 
 def channel_mask(layout: Layout) -> int | None:
     """The WAVE_FORMAT_EXTENSIBLE dwChannelMask of ``layout``, or None where none
-    applies (ambisonics, custom, mono, binaural). See the module docstring for
-    the 7.1 / 7.1.4 channel-order caveat."""
+    applies (ambisonics, custom, mono, binaural): ``layout.mask``."""
     return layout.mask
 
 
