@@ -104,7 +104,7 @@ def static_view(src):
 def frozen_scene(scene, t: float = 0.0):
     """The scene with every object held where it is at time t (no paths): for
     impulse responses of moving scenes."""
-    from spatial.scene.model import Listener, checked
+    from spatial.scene.parts import Listener, checked
 
     lis = Trajectory.of(scene.listener)
     listener = Listener(tuple(lis.position(t).tolist()), float(lis.yaw(t)))

@@ -25,7 +25,8 @@ from spatial.engine.reference import FRACTIONAL_TAPS
 from spatial.errors import Problem, SceneError
 from spatial.filters.base import Channel
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND, unit_vectors
-from spatial.scene.model import Output, Scene, Source
+from spatial.scene.model import Scene
+from spatial.scene.parts import Output, Source
 
 LFE_CUTOFF_HZ = 120.0
 # The channel orders a multichannel bed file is read in, by channel count

@@ -50,7 +50,7 @@ def _channel_mask(fmt: str) -> int | None:
     if fmt in ("binaural", "mono"):
         return None
     from spatial.filters.layouts import channel_mask, get_layout
-    from spatial.scene.model import Output
+    from spatial.scene.parts import Output
 
     if fmt == "custom":
         return 0

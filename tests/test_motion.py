@@ -22,7 +22,8 @@ from spatial.engine.delay import lagrange4_reference, tap_delay_sum, tap_delay_s
 from spatial.errors import SceneError
 from spatial.geometry import SPEED_OF_SOUND as C
 from spatial.scene.loader import load_scene
-from spatial.scene.model import Keyframe, Listener, Room, Scene, Source
+from spatial.scene.model import Scene
+from spatial.scene.parts import Keyframe, Listener, Room, Source
 from spatial.trajectory import Trajectory
 
 from helpers import FS, noise_file
@@ -547,7 +548,7 @@ def test_impulse_response_of_a_moving_source_is_the_one_where_it_starts(tmp_path
 def test_moving_source_in_a_mix_with_buses(tmp_path):
     """A moving source on one bus, a static one on another: every bus's loop runs the
     same blocks (the moving path lives in the loop of its own bus)."""
-    from spatial.scene.model import Mix
+    from spatial.scene.parts import Mix
 
     noise_file(tmp_path / "a.wav", 0.5)
     noise_file(tmp_path / "b.wav", 0.5, seed=2)

@@ -26,7 +26,7 @@ from spatial.filters.speakers import (AmbisonicSpatialiser, PannerSpatialiser,
                                       make_spatialiser)
 from spatial.filters.vbap import VbapPanner, vbap_gains
 from spatial.geometry import unit_vectors
-from spatial.scene.model import Output, Speaker
+from spatial.scene.parts import Output, Speaker
 
 from helpers import fibonacci_sphere
 

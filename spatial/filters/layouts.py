@@ -141,7 +141,7 @@ def _fixed(fmt: str) -> Layout:
 
 
 def get_layout(output) -> Layout:
-    """The Layout of ``output`` (a :class:`spatial.scene.model.Output`).
+    """The Layout of ``output`` (a :class:`spatial.scene.parts.Output`).
 
     Raises SceneError (key "output.format" or "output.speakers...") for an
     unknown format, or a custom layout with fewer than 2 speakers, a duplicate

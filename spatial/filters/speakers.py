@@ -86,7 +86,7 @@ class AmbisonicSpatialiser:
 
 
 def make_spatialiser(output, fs: int, hrtf_loader=None):
-    """The Spatialiser for ``output`` (a :class:`spatial.scene.model.Output`).
+    """The Spatialiser for ``output`` (a :class:`spatial.scene.parts.Output`).
 
     "mono" -> OmniSpatialiser; "binaural" -> BinauralSpatialiser over
     ``hrtf_loader(output.hrtf, fs)`` (default :func:`spatial.filters.hrtf.load_hrtf`

@@ -26,7 +26,8 @@ from typing import Iterator
 import numpy as np
 
 from spatial.plan import RenderPlan
-from spatial.scene.model import ROLES, Scene
+from spatial.scene.model import Scene
+from spatial.scene.parts import ROLES
 
 
 def needs_buses(scene: Scene, stems: bool = False) -> bool:

@@ -1,15 +1,17 @@
 """Check a merged scene tree (:class:`~spatial.scene.yamlnodes.Node`) key by key
-and build the frozen :class:`~spatial.scene.model.Scene`.
+and build the parts (:mod:`spatial.scene.parts`) and the fields of the frozen
+:class:`~spatial.scene.model.Scene`, which the model makes (so the model imports
+the checks and the checks never import the model).
 
 Every problem is collected (file, 1-based line, key path) and raised together
 as one SceneError by the caller, so a sound designer fixes a file in one pass.
 
-Scenes made in code go through the same checks: :func:`check_scene` turns a
-Scene back into the tree its scene file would have given (:func:`scene_tree`)
+Scenes made in code go through the same checks: :func:`spatial.scene.model.check_scene`
+turns a Scene back into the tree its scene file would have given (:func:`scene_tree`)
 and builds it again, so the messages are the file's, naming the key.
 
-Bounds are what the renderer can render correctly in reasonable time and
-memory: gains within -200..+60 dB, rooms and positions within 1 km, rt60 within
+Bounds (:mod:`spatial.scene.limits` for those shared with other checks) are
+what the renderer can render correctly in reasonable time and memory: gains within -200..+60 dB, rooms and positions within 1 km, rt60 within
 the tail's 0.05..30 s, crossover up to 1 s, image order up to 30, times up to 24 h.
 """
 from __future__ import annotations
@@ -21,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from spatial.errors import Problem, SceneError
-from spatial.scene.model import (DECAY_FORMULAS, FACES, ROLES, ROOM_MODELS, Listener, Output,
-                                 Room, Scene, Source, Speaker, checked)
-from spatial.scene.yamlnodes import Checker, Node, closest, locations, show
+from spatial.scene.limits import GAIN_DB_RANGE, MAX_EXTENT_M, MAX_TIME_S
+from spatial.scene.parts import (DECAY_FORMULAS, FACES, ROLES, ROOM_MODELS, Listener, Output,
+                                 Room, Source, Speaker)
+from spatial.scene.yamlnodes import Checker, Node, closest, show
 
 FORMATS = ("binaural", "mono", "stereo", "5.1", "7.1", "5.1.4", "7.1.4", "foa", "hoa2", "hoa3",
            "custom")
@@ -43,12 +46,9 @@ AIR_ABSORPTION_VOLUME_M3 = 100.0  # default: air absorption on in rooms larger t
 # closer than this to the listener a source has no direction: rejected. (Between this and
 # spatial.geometry.MIN_DISTANCE_M, 0.1 m, the level stops rising: 1/r is floored there.)
 MIN_SOURCE_DISTANCE_M = 0.01
-GAIN_DB_RANGE = (-200.0, 60.0)  # source gain_db and room tail_gain_db
-MAX_EXTENT_M = 1000.0  # room dimensions and |coordinates|: at most ~3 s of propagation
 RT60_RANGE_S = (0.05, 30.0)  # the tail's range (spatial.room.decay clips the decays to it)
 MAX_CROSSOVER_S = 1.0
 MAX_ORDER = 30  # image-source order (spatial.room.image_sources.MAX_ORDER)
-MAX_TIME_S = 24 * 3600.0  # duration and start
 AXES = "xyz"
 POSITION = dict(low=-MAX_EXTENT_M, high=MAX_EXTENT_M, unit="m")
 
@@ -386,44 +386,13 @@ def geometry_problems(room: Room | None, listener: Listener | None, sources, whe
 
 # -- the whole scene ---------------------------------------------------------------------
 
-def build(root: Node, problems: list[Problem], path: Path | None,
-          room_complete: bool = True, complete: bool = True) -> Scene | None:
-    """Validate the merged tree; returns the Scene, or None if problems were found.
-    room_complete=False: the room's preset (or base) failed, do not ask for its keys;
-    complete=False: the base scene failed, do not ask for required keys at all."""
-    locs = locations(root)
-    default_file = str(path) if path is not None else root.file
-    scene = _build(root, problems, path, locs, default_file, room_complete, complete)
-    if scene is not None:  # remember what was loaded, to tell keys changed in code later
-        values = _flat(_plain(scene))
-        object.__setattr__(scene, "loaded", {k: (v, locs.get(k)) for k, v in values.items()})
-    return scene
-
-
-def check_scene(scene: Scene) -> Scene:
-    """The scene with its values checked and normalised exactly as a scene file's would
-    be (tuples of floats, absolute paths, materials per face and band).
-
-    For scenes made or changed in code; raises SceneError naming each bad key, at
-    its call (with_source, ...), its line in the scene file if it still has the value
-    it was loaded with, or no location."""
-    locs = _fresh_locations(scene)
-    if scene.path is not None:
-        base_dir = Path(scene.path).expanduser().resolve().parent
-    else:
-        base_dir = Path.cwd()
-    root = scene_tree(scene, locs, base_dir)
-    problems: list[Problem] = []
-    good = _build(root, problems, scene.path, locs, None)
-    if problems or good is None:
-        raise SceneError(problems or [Problem("invalid scene")])
-    with checked():
-        return dataclasses.replace(good, path=scene.path, locations=locs, loaded=scene.loaded)
-
-
-def _build(root: Node, problems: list[Problem], path: Path | None, locs: dict,
-           default_file: str | None, room_complete: bool = True,
-           complete: bool = True) -> Scene | None:
+def scene_fields(root: Node, problems: list[Problem], path: Path | None, locs: dict,
+                 default_file: str | None, room_complete: bool = True,
+                 complete: bool = True) -> dict | None:
+    """The checked fields of the Scene (keyword arguments; the Scene is made by
+    :mod:`spatial.scene.model`), or None if problems were found and added to
+    `problems`. room_complete=False: the room's preset (or base) failed, do not ask
+    for its keys; complete=False: the base scene failed, do not ask for required keys."""
     ck = Checker(problems)
     n_before = len(problems)
     m = ck.mapping(root, "", TOP_KEYS, required=("listener", "sources") if complete else ())
@@ -463,34 +432,30 @@ def _build(root: Node, problems: list[Problem], path: Path | None, locs: dict,
     if (len(problems) > n_before or any(v is None for v in kw.values()) or listener is None
             or not sources or None in sources or output is None):
         return None
-    with checked():
-        return Scene(listener=listener, sources=tuple(sources), output=output, room=room,
-                     path=path, locations=locs, **kw)
+    return dict(listener=listener, sources=tuple(sources), output=output, room=room,
+                path=path, locations=locs, **kw)
 
 
 # -- a scene made in code, as the tree of its scene file ----------------------------------
 
-NOT_KEYS = {Scene: ("path", "locations", "loaded")}  # fields that are not scene keys
-
-
-def _plain(value):
+def plain(value):
     """A value made in code as a scene file would hold it: dataclasses as mappings of
     their keys (optional keys left at None omitted), tuples and arrays as lists, paths
     as text, numpy scalars as Python numbers; anything else as it is, for the checks."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {}
         for f in dataclasses.fields(value):
-            if f.name in NOT_KEYS.get(type(value), ()):
-                continue
+            if not f.metadata.get("scene_key", True):
+                continue  # e.g. Scene.path, Scene.locations
             v = getattr(value, f.name)
             if v is None and f.default is None:
                 continue  # an optional key not given
-            out[f.name] = _plain(v)
+            out[f.name] = plain(v)
         return out
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, np.generic):
@@ -498,24 +463,24 @@ def _plain(value):
     return value
 
 
-def _flat(value, path: str = "") -> dict:
+def flat(value, path: str = "") -> dict:
     """Every key path of a plain tree -> its value."""
     out = {path: value} if path else {}
     if isinstance(value, dict):
         for k, v in value.items():
-            out.update(_flat(v, f"{path}.{k}" if path else k))
+            out.update(flat(v, f"{path}.{k}" if path else k))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            out.update(_flat(v, f"{path}[{i}]"))
+            out.update(flat(v, f"{path}[{i}]"))
     return out
 
 
-def _fresh_locations(scene: Scene) -> dict:
+def fresh_locations(scene) -> dict:
     """The scene's locations without those of keys changed in code since loading (a
     location the loader set, for a value that is no longer the loaded one)."""
     if not scene.loaded:
         return dict(scene.locations)
-    now = _flat(_plain(scene))
+    now = flat(plain(scene))
     out = {}
     for key, loc in scene.locations.items():
         old = scene.loaded.get(key)
@@ -525,7 +490,7 @@ def _fresh_locations(scene: Scene) -> dict:
     return out
 
 
-def scene_tree(scene: Scene, locs: dict, base_dir: Path) -> Node:
+def scene_tree(scene, locs: dict, base_dir: Path) -> Node:
     """The Node tree a scene file would have given for `scene`: each key at its location
     in `locs` (else none), relative paths against base_dir."""
 
@@ -540,4 +505,4 @@ def scene_tree(scene: Scene, locs: dict, base_dir: Path) -> Node:
             out.value = value
         return out
 
-    return node(_plain(scene), "")
+    return node(plain(scene), "")
