@@ -239,7 +239,7 @@ def _box_distance(a: np.ndarray, b: np.ndarray) -> float:
 def _remainder(scene, src_pos, lis_pos, yaw, spatialiser, fs, role) -> np.ndarray | None:
     """Static filter of the images of order > MAX_DISCRETE_ORDER before the crossover,
     delays relative to the direct path, at the given geometry (plus the LFE feed)."""
-    from spatial.plan import _lfe_feed
+    from spatial.filters.lfe import lfe_feed
     from spatial.room.decay import air_absorption_coeffs
     from spatial.room.image_sources import Reflections, image_sources
     from spatial.room.late import crossover_fade
@@ -266,7 +266,7 @@ def _remainder(scene, src_pos, lis_pos, yaw, spatialiser, fs, role) -> np.ndarra
                                       spatialiser, fs)
     names = [c.name for c in spatialiser.channels]
     if "LFE" in names and role in scene.output.lfe:
-        feed = _lfe_feed(fs, 1.0 / max(d0, MIN_DISTANCE_M), 0.0)
+        feed = lfe_feed(fs, 1.0 / max(d0, MIN_DISTANCE_M), 0.0)
         grown = np.zeros((len(names), max(feed.size, 0 if filt is None else filt.shape[1])))
         if filt is not None:
             grown[:, :filt.shape[1]] = filt

@@ -16,7 +16,7 @@ import pytest
 
 from spatial.filters import vbap
 from spatial.filters.layouts import get_layout
-from spatial.mix.loudness import window_max
+from spatial.dsp.loudness import window_max
 from spatial.room.late import moving_mean
 from spatial.scene.parts import Output
 

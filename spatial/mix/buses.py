@@ -12,10 +12,10 @@ a stem. The price is one tail convolution per bus with room sends instead of
 one; scenes without a ``mix`` section and without stems keep the single loop.
 
 Per block: bus gain (``mix.buses``, plus ``mix.dialogue_enhancement`` on the
-dialogue bus) -> ducking (:class:`spatial.mix.ducking.Ducker`, driven by the
+dialogue bus) -> ducking (:class:`spatial.dsp.ducking.Ducker`, driven by the
 side-chain bus after its gain) -> sum. The blocks of the stems are the buses
 after gain and ducking: they sum to the mix exactly as it is summed here.
-The dialogue and the rest are metered (:class:`spatial.mix.loudness.Meter`)
+The dialogue and the rest are metered (:class:`spatial.dsp.loudness.Meter`)
 for the dialogue-to-background report.
 """
 from __future__ import annotations
@@ -79,8 +79,8 @@ class MixLoop:
     def __init__(self, p: RenderPlan, scene: Scene, block_size: int | None = None,
                  prefetch: bool = True, stems: bool = False):
         from spatial.loop import RenderLoop
-        from spatial.mix.ducking import Ducker
-        from spatial.mix.loudness import Meter, channel_weights
+        from spatial.dsp.ducking import Ducker
+        from spatial.dsp.loudness import Meter, channel_weights
 
         self.plan, self.scene = p, scene
         used = roles_in_use(p)
@@ -110,7 +110,7 @@ class MixLoop:
 
     def dialogue_to_background(self) -> float | None:
         """Dialogue minus background loudness (LU) where dialogue is present, so far."""
-        from spatial.mix.loudness import dialogue_to_background
+        from spatial.dsp.loudness import dialogue_to_background
 
         if self.meters is None:
             return None

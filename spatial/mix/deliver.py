@@ -5,10 +5,10 @@ block by block as the loop makes it, metered on the way.
 
 With either: two passes, without holding the programme in memory:
 1. the mix (and each stem) is rendered to a temporary float32 file beside the
-   output and its loudness measured (:class:`spatial.mix.loudness.Meter`);
+   output and its loudness measured (:class:`spatial.dsp.loudness.Meter`);
 2. the temporary file is read back with the gain that brings it to the target
    and, with a ceiling, through the look-ahead true-peak limiter
-   (:class:`spatial.mix.limiter.Limiter`), into the output file, metered
+   (:class:`spatial.dsp.limiter.Limiter`), into the output file, metered
    again. The limiter takes some loudness from loud transients; when the
    result is more than 0.1 LU off the target, pass 2 runs again with the gain
    corrected (secant steps on loudness against gain, :func:`next_gain`; at
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spatial.mix.loudness import Meter, TruePeak, channel_weights, db
+from spatial.dsp.loudness import Meter, TruePeak, channel_weights, db
 
 TOLERANCE_LU = 0.1
 MAX_PASSES = 6  # of pass 2, when the limiter takes loudness from the target
@@ -225,7 +225,7 @@ def _copy(src: Path, dst: Path, out, gain_db: float, ceiling, measure, tick, n: 
     returns the number of frames the limiter turned down."""
     import soundfile as sf
 
-    from spatial.mix.limiter import CHUNK, Limiter
+    from spatial.dsp.limiter import CHUNK, Limiter
 
     gain = 10.0 ** (gain_db / 20.0)
     with sf.SoundFile(str(src)) as f, out(dst) as w:
@@ -264,7 +264,7 @@ def master_array(audio: np.ndarray, fs: int, channels, target, ceiling) -> tuple
     if target is None and ceiling is None:
         summary.update(first.summary())
         return audio, summary
-    from spatial.mix.limiter import CHUNK, Limiter
+    from spatial.dsp.limiter import CHUNK, Limiter
 
     measured = first.meter.integrated()
     gain_db = target - measured if target is not None and np.isfinite(measured) else 0.0
