@@ -8,7 +8,8 @@ about terminals:
 :func:`terminal_progress` makes one backed by a tqdm bar (elapsed time, ETA,
 speed in seconds of audio per second) that appears only if the render is still
 running after ``delay`` seconds (counted from its creation, so planning counts),
-so short renders print nothing but the summary.
+so short renders print nothing but the summary. :class:`ProgressTicks` is the
+render functions' side: whatever progress they were given, a tick(done_frames).
 """
 from __future__ import annotations
 
@@ -76,3 +77,26 @@ def peak_memory_mib() -> float:
     if sys.platform == "darwin":  # bytes there
         kib /= 1024
     return kib / 1024
+
+
+class ProgressTicks:
+    """progress: False/None (nothing), True (a tqdm bar on stderr) or a callable
+    progress(done_frames, total_frames); as a context giving tick(done_frames)."""
+
+    def __init__(self, progress, total: int):
+        self.progress, self.total, self.bar = progress, int(total), None
+
+    def __enter__(self):
+        if callable(self.progress):
+            return lambda done: self.progress(done, self.total)
+        if self.progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, unit="frame", unit_scale=True, leave=False,
+                            file=sys.stderr)
+            return lambda done: self.bar.update(done - self.bar.n)
+        return lambda done: None
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()

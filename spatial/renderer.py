@@ -8,7 +8,6 @@ All three run the same loop on the same plan, so they give the same samples.
 """
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -16,7 +15,9 @@ import numpy as np
 
 from spatial.errors import SceneError
 from spatial.filters.base import Channel
+from spatial.filters.layouts import file_mask
 from spatial.plan import RenderPlan, plan, relocate, source_filter, tail_filter
+from spatial.progress import ProgressTicks
 from spatial.scene.model import Scene
 
 
@@ -43,18 +44,7 @@ class Rendered:
         from spatial.writer import write_audio
 
         return write_audio(path, self.audio, self.sample_rate, subtype=subtype,
-                           channel_mask=_channel_mask(self.format))
-
-
-def _channel_mask(fmt: str) -> int | None:
-    if fmt in ("binaural", "mono"):
-        return None
-    from spatial.filters.layouts import channel_mask, get_layout
-    from spatial.scene.parts import Output
-
-    if fmt == "custom":
-        return 0
-    return channel_mask(get_layout(Output(format=fmt))) or 0
+                           channel_mask=file_mask(self.format))
 
 
 def _spatialiser(scene: Scene):
@@ -88,35 +78,12 @@ def run_plan(p: RenderPlan, block_size: int | None = None, progress=False,
         blocks = (mix for mix, _ in mix_loop(p, scene, block_size).blocks())
     else:
         blocks = RenderLoop(p, block_size).blocks()
-    with _progress(progress, p.length) as tick:
+    with ProgressTicks(progress, p.length) as tick:
         for block in blocks:
             out[done:done + block.shape[0]] = block
             done += block.shape[0]
             tick(done)
     return out
-
-
-class _progress:
-    """progress: False/None (nothing), True (a tqdm bar on stderr) or a callable
-    progress(done_frames, total_frames); as a context giving tick(done_frames)."""
-
-    def __init__(self, progress, total: int):
-        self.progress, self.total, self.bar = progress, int(total), None
-
-    def __enter__(self):
-        if callable(self.progress):
-            return lambda done: self.progress(done, self.total)
-        if self.progress:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=self.total, unit="frame", unit_scale=True, leave=False,
-                            file=sys.stderr)
-            return lambda done: self.bar.update(done - self.bar.n)
-        return lambda done: None
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _plan(scene: Scene):
@@ -181,7 +148,7 @@ class RenderStream:
 
     @property
     def channel_mask(self) -> int | None:
-        return _channel_mask(self.format)
+        return file_mask(self.format)
 
 
 def render_stream(scene: Scene, *, block_size: int | None = None) -> RenderStream:

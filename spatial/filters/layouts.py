@@ -209,6 +209,20 @@ def channel_mask(layout: Layout) -> int | None:
     return layout.mask
 
 
+def file_mask(fmt: str) -> int | None:
+    """The channel mask an output file of format `fmt` carries (the writer's
+    ``channel_mask``): None (no mask, a plain header) for binaural and mono; 0
+    (channels present, unlabelled) for custom and where :func:`channel_mask` has
+    none (7.1, 7.1.4, ambisonics); else the layout's mask."""
+    if fmt in ("binaural", "mono"):
+        return None
+    if fmt == "custom":
+        return 0
+    from spatial.scene.parts import Output
+
+    return channel_mask(get_layout(Output(format=fmt))) or 0
+
+
 def mask_order(mask: int) -> tuple[str, ...]:
     """The speaker labels a WAVE file with this mask holds, in file order."""
     return tuple(k for k, bit in sorted(SPEAKER_BITS.items(), key=lambda kv: kv[1])

@@ -96,8 +96,9 @@ def target_warning(summary: dict) -> str | None:
 def deliver(scene, p, path, subtype=None, progress=None, block_size=None,
             stems: bool = False) -> dict:
     """Render plan p of scene to `path` (and stems); returns the summary (see module doc)."""
+    from spatial.filters.layouts import file_mask
     from spatial.mix.buses import mix_loop
-    from spatial.renderer import _channel_mask, _progress
+    from spatial.progress import ProgressTicks
     from spatial.writer import check_output, open_output
 
     path = Path(path)
@@ -107,7 +108,7 @@ def deliver(scene, p, path, subtype=None, progress=None, block_size=None,
     stem_paths = {r: stem_path(path, r) for r in loop.roles} if want_stems else {}
     for sp in stem_paths.values():
         check_output(sp, fs, C, subtype, n)
-    mask = _channel_mask(scene.output.format)
+    mask = file_mask(scene.output.format)
     target, ceiling = scene.output.loudness, scene.output.true_peak
     two_pass = target is not None or ceiling is not None
     total = 2 * n if two_pass else n
@@ -117,7 +118,7 @@ def deliver(scene, p, path, subtype=None, progress=None, block_size=None,
         return open_output(target_path, fs, C, st, mask, frames_hint=n)
 
     summary = {"target": target, "ceiling": ceiling, "gain_db": 0.0}
-    with _progress(progress, total) as tick:
+    with ProgressTicks(progress, total) as tick:
         if not two_pass:
             measure = _Measure(fs, p.channels)
             _render_pass(loop, path, stem_paths, out, measure, tick)
