@@ -56,11 +56,9 @@ import yaml
 
 from spatial.errors import Problem, SceneError
 from spatial.filters.base import Channel
+from spatial.filters.formats import AMBISONIC_FORMATS, FORMATS
 
 DATA = Path(__file__).with_name("layouts.yaml")
-SPEAKER_FORMATS = ("stereo", "5.1", "7.1", "5.1.4", "7.1.4")
-AMBISONIC_FORMATS = ("foa", "hoa2", "hoa3")
-FORMATS = ("binaural", "mono") + SPEAKER_FORMATS + AMBISONIC_FORMATS + ("custom",)
 MIN_SEPARATION_DEG = 1.0  # custom speakers closer than this count as one position
 UNLABELLED = ("7.1", "7.1.4")  # formats whose order no WAVE mask can describe: mask 0
 

@@ -20,7 +20,8 @@ import numpy as np
 from spatial.errors import SceneError
 from spatial.filters.ambisonics import diffuse_weights, sh_matrix
 from spatial.filters.base import Channel, OmniSpatialiser
-from spatial.filters.layouts import AMBISONIC_FORMATS, FORMATS, Layout, get_layout
+from spatial.filters.formats import AMBISONIC_FORMATS, FORMATS
+from spatial.filters.layouts import Layout, get_layout
 from spatial.filters.vbap import VbapPanner
 
 

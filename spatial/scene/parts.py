@@ -125,7 +125,7 @@ class Speaker:
 
 @dataclass(frozen=True)
 class Output:
-    format: str = "binaural"  # binaural | mono | stereo | 5.1 | 7.1 | 5.1.4 | 7.1.4 | foa | hoa2 | hoa3 | custom
+    format: str = "binaural"  # one of spatial.filters.formats.FORMATS
     hrtf: str = "default"  # "default" or a path to a SimpleFreeFieldHRIR SOFA file
     hrtf_eq: str = "diffuse-field"  # HRTF equalisation: "diffuse-field" | "none" (raw set)
     speakers: tuple[Speaker, ...] | None = None  # for format "custom"

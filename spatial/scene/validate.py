@@ -23,13 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from spatial.errors import Problem, SceneError
+from spatial.filters.formats import FORMATS
 from spatial.scene.limits import GAIN_DB_RANGE, MAX_EXTENT_M, MAX_TIME_S
 from spatial.scene.parts import (DECAY_FORMULAS, FACES, ROLES, ROOM_MODELS, Listener, Output,
                                  Room, Source, Speaker)
 from spatial.scene.yamlnodes import Checker, Node, closest, show
 
-FORMATS = ("binaural", "mono", "stereo", "5.1", "7.1", "5.1.4", "7.1.4", "foa", "hoa2", "hoa3",
-           "custom")
 TOP_KEYS = ("sample_rate", "duration", "seed", "extends", "room", "listener", "sources", "output",
             "mix")
 ROOM_KEYS = ("preset", "dimensions", "rt60", "materials", "air_absorption", "model", "decay",
