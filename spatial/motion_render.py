@@ -36,38 +36,11 @@ from spatial.engine.emission import emission_solve, image_weights
 from spatial.engine.motion_kernels import direct_geometry, direct_spectra, hull_weights
 from spatial.filters.binaural import BinauralSpatialiser
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND
-from spatial.motion import (IMAGE_GRID, PAN_CUTOFF_DEG, VIRTUAL_DIRECTIONS, MotionPlan,
-                            pan_weights, world_to_head)
+from spatial.motion import IMAGE_GRID, PAN_CUTOFF_DEG, VIRTUAL_DIRECTIONS, MotionPlan
 
 PAN_C0 = float(np.cos(np.deg2rad(PAN_CUTOFF_DEG)))
 MAIN_SHARE = 4  # sources 3, 7, 11 ...: their images are read in the render thread (it
 # waits for stage 1 otherwise), the others' in the worker before stage 1
-
-
-def image_weights_reference(tau, pos, lis_pos, yaw, band_gains, air, room, fade):
-    """Numpy twin of spatial.engine.emission.image_weights: (N, M, 26) gains x pan
-    weights of image taps (tau (N, M), emission positions (N, M, 3), listener (M, 3),
-    yaw (M,) degrees, band_gains (N, 7), air (7,) or None)."""
-    from spatial.room.late import crossover_fade
-
-    dist = tau * SPEED_OF_SOUND
-    g = band_gains[:, None, :]
-    if air is not None:
-        g = g * np.exp(-0.5 * air * dist[..., None])
-    amp = np.sqrt(np.mean(g * g, axis=-1)) / np.maximum(dist, MIN_DISTANCE_M)
-    tail_in = crossover_fade(tau, room.crossover, fade)
-    amp *= np.sqrt(np.clip(1.0 - tail_in ** 2, 0.0, 1.0))
-    dirs = _unit(world_to_head(pos - lis_pos[None], yaw[None, :]))
-    w = pan_weights(dirs) * amp[..., None]  # (N, M, 26)
-    w[w < 1e-7 * max(float(w.max()), 1e-30)] = 0.0
-    return w
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    out = np.where(n > 1e-9, v / np.where(n > 1e-9, n, 1.0), 0.0)
-    out[..., 0] = np.where(n[..., 0] > 1e-9, out[..., 0], 1.0)  # at the head: the front
-    return out
 
 
 class _State:

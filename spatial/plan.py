@@ -21,7 +21,7 @@ import numpy as np
 
 from spatial import readers
 from spatial.engine.kernels import scatter_images
-from spatial.engine.reference import FRACTIONAL_TAPS
+from spatial.engine.constants import FRACTIONAL_TAPS
 from spatial.errors import Problem, SceneError
 from spatial.filters.base import Channel
 from spatial.filters.lfe import lfe_feed
