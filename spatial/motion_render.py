@@ -33,8 +33,7 @@ import scipy.fft
 from spatial.engine.delay import (LAGRANGE_AFTER, LAGRANGE_BEFORE, lagrange4_coefficients,
                                   tap_delay_sum_coef)
 from spatial.engine.emission import emission_solve, image_weights
-from spatial.engine.motion_kernels import direct_geometry, direct_spectra, hull_weights
-from spatial.filters.binaural import BinauralSpatialiser
+from spatial.engine.motion_kernels import direct_geometry, direct_spectra
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND
 from spatial.motion import IMAGE_GRID, PAN_CUTOFF_DEG, VIRTUAL_DIRECTIONS, MotionPlan
 
@@ -126,7 +125,6 @@ class MotionProcessor:
         weakref.finalize(self, self._pool.shutdown, wait=False)
         n = np.arange(self.control)
         self.ramp = (n + 0.5) / self.control  # linear crossfade across a control block
-        self._spectra = self._have = None  # HRTF spectra, filled as directions are used
 
     # -- per block -----------------------------------------------------------------------
 
@@ -269,29 +267,6 @@ class MotionProcessor:
 
     def _filters(self, dirs: np.ndarray):
         """Spatial filters of the directions (N, 3) as blends of stored spectra:
-        (S (Q, C, F) complex64, rows (N, J), weights (N, J), delays (N, C) s).
-
-        Binaural: the HRTF set's measured responses (their spectra computed once, when
-        first used) with its barycentric weights (HrtfSet.weights_for's, by the numba
-        twin hull_weights), as HrtfSet.interpolate blends the HRIRs; any other
-        spatialiser: the spectra of its responses, weight 1."""
-        sp = self.mp.spatialiser
-        if type(sp) is BinauralSpatialiser:
-            hrtf = sp.hrtf
-            rows, w = np.empty((len(dirs), 3), np.intp), np.empty((len(dirs), 3))
-            hull_weights(np.ascontiguousarray(dirs, dtype=np.float64), *hrtf._hull, rows, w)
-            delays = np.sum(w[:, :, None] * hrtf.delays_s[rows], axis=1)
-            if self._spectra is None:
-                self._spectra = np.zeros((hrtf.min_phase.shape[0], self.C, self.nf // 2 + 1),
-                                         np.complex64)
-                self._have = np.zeros(hrtf.min_phase.shape[0], bool)
-            have = self._have[rows]
-            if not have.all():
-                new = np.unique(rows[~have])
-                self._spectra[new] = scipy.fft.rfft(hrtf.min_phase[new], n=self.nf, axis=-1)
-                self._have[new] = True
-            return self._spectra, rows, w, delays
-        irs, delays = sp.responses(dirs)
-        S = scipy.fft.rfft(np.asarray(irs, np.float64), n=self.nf, axis=-1).astype(np.complex64)
-        n = S.shape[0]
-        return S, np.arange(n).reshape(n, 1), np.ones((n, 1)), delays
+        (S (Q, C, F) complex64, rows (N, J), weights (N, J), delays (N, C) s), from the
+        spatialiser (:meth:`spatial.filters.base.Spatialiser.direction_spectra`)."""
+        return self.mp.spatialiser.direction_spectra(dirs, self.nf)

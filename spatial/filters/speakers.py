@@ -19,7 +19,7 @@ import numpy as np
 
 from spatial.errors import SceneError
 from spatial.filters.ambisonics import diffuse_weights, sh_matrix
-from spatial.filters.base import Channel, OmniSpatialiser
+from spatial.filters.base import Channel, OmniSpatialiser, SpectraFromResponses
 from spatial.filters.formats import AMBISONIC_FORMATS, FORMATS
 from spatial.filters.layouts import Layout, get_layout
 from spatial.filters.vbap import VbapPanner
@@ -32,7 +32,7 @@ def _noises(noises: np.ndarray, n: int) -> np.ndarray:
     return noises[:n]
 
 
-class PannerSpatialiser:
+class PannerSpatialiser(SpectraFromResponses):
     """Loudspeaker output through VBAP over ``layout`` (kind "speakers")."""
 
     def __init__(self, layout: Layout):
@@ -61,7 +61,7 @@ class PannerSpatialiser:
         return out
 
 
-class AmbisonicSpatialiser:
+class AmbisonicSpatialiser(SpectraFromResponses):
     """AmbiX (ACN, SN3D) output of order 1..3; channels ACN0 .. ACN{(order+1)^2 - 1}."""
 
     def __init__(self, order: int):
