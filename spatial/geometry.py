@@ -11,7 +11,7 @@ SPEED_OF_SOUND = 343.0  # m/s, at about 20 degrees C
 # Nearer than this, 1/r stops growing (+20 dB at most re 1 m): the one floor of the
 # direct path, the image sources and the LFE feed, so a near source keeps its balance.
 # (Validation separately rejects sources closer than 1 cm to the listener, where the
-# direction is undefined: spatial.scene.validate.MIN_SOURCE_DISTANCE_M.)
+# direction is undefined: spatial.scene.placement.MIN_SOURCE_DISTANCE_M.)
 MIN_DISTANCE_M = 0.1
 
 

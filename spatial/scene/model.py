@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spatial.errors import Problem, SceneError
-from spatial.scene import validate
+from spatial.scene import tree, validate
 from spatial.scene.parts import Listener, Mix, Output, Room, Source, checked, checking
 from spatial.scene.yamlnodes import Node, closest, locations
 
-NOT_A_KEY = {"scene_key": False}  # field metadata: not a scene-file key (validate.plain)
+NOT_A_KEY = {"scene_key": False}  # field metadata: not a scene-file key (tree.plain)
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def build(root: Node, problems: list[Problem], path: Path | None,
     with checked():
         scene = Scene(**fields)
     # remember what was loaded, to tell keys changed in code later
-    values = validate.flat(validate.plain(scene))
+    values = tree.flat(tree.plain(scene))
     object.__setattr__(scene, "loaded", {k: (v, locs.get(k)) for k, v in values.items()})
     return scene
 
@@ -154,12 +154,12 @@ def check_scene(scene: Scene) -> Scene:
     For scenes made or changed in code; raises SceneError naming each bad key, at
     its call (with_source, ...), its line in the scene file if it still has the value
     it was loaded with, or no location."""
-    locs = validate.fresh_locations(scene)
+    locs = tree.fresh_locations(scene)
     if scene.path is not None:
         base_dir = Path(scene.path).expanduser().resolve().parent
     else:
         base_dir = Path.cwd()
-    root = validate.scene_tree(scene, locs, base_dir)
+    root = tree.scene_tree(scene, locs, base_dir)
     problems: list[Problem] = []
     fields = validate.scene_fields(root, problems, scene.path, locs, None)
     if problems or fields is None:

@@ -6,27 +6,27 @@ the checks and the checks never import the model).
 Every problem is collected (file, 1-based line, key path) and raised together
 as one SceneError by the caller, so a sound designer fixes a file in one pass.
 
-Scenes made in code go through the same checks: :func:`spatial.scene.model.check_scene`
-turns a Scene back into the tree its scene file would have given (:func:`scene_tree`)
-and builds it again, so the messages are the file's, naming the key.
+Scenes made in code go through the same checks:
+:func:`spatial.scene.model.check_scene` turns a Scene back into the tree its scene
+file would have given (:func:`spatial.scene.tree.scene_tree`) and builds it again,
+so the messages are the file's, naming the key. Where the listener and sources are
+in the room is checked in :mod:`spatial.scene.placement`.
 
-Bounds (:mod:`spatial.scene.limits` for those shared with other checks) are
-what the renderer can render correctly in reasonable time and memory: gains within -200..+60 dB, rooms and positions within 1 km, rt60 within
-the tail's 0.05..30 s, crossover up to 1 s, image order up to 30, times up to 24 h.
+Bounds (:mod:`spatial.scene.limits` for those shared with other checks) are what
+the renderer can render correctly in reasonable time and memory: gains within
+-200..+60 dB, rooms and positions within 1 km, rt60 within the tail's 0.05..30 s,
+crossover up to 1 s, image order up to 30, times up to 24 h.
 """
 from __future__ import annotations
 
-import dataclasses
-import math
 from pathlib import Path
-
-import numpy as np
 
 from spatial.errors import Problem, SceneError
 from spatial.filters.formats import FORMATS
 from spatial.scene.limits import GAIN_DB_RANGE, MAX_EXTENT_M, MAX_TIME_S
 from spatial.scene.parts import (DECAY_FORMULAS, FACES, ROLES, ROOM_MODELS, Listener, Output,
                                  Room, Source, Speaker)
+from spatial.scene.placement import geometry_problems
 from spatial.scene.yamlnodes import Checker, Node, closest, show
 
 TOP_KEYS = ("sample_rate", "duration", "seed", "extends", "room", "listener", "sources", "output",
@@ -42,13 +42,9 @@ OUTPUT_KEYS = ("format", "hrtf", "hrtf_eq", "speakers", "lfe", "loudness", "true
 SPEAKER_KEYS = ("name", "azimuth", "elevation")
 SAMPLE_RATE_RANGE = (8000, 192000)
 AIR_ABSORPTION_VOLUME_M3 = 100.0  # default: air absorption on in rooms larger than this
-# closer than this to the listener a source has no direction: rejected. (Between this and
-# spatial.geometry.MIN_DISTANCE_M, 0.1 m, the level stops rising: 1/r is floored there.)
-MIN_SOURCE_DISTANCE_M = 0.01
 RT60_RANGE_S = (0.05, 30.0)  # the tail's range (spatial.room.decay clips the decays to it)
 MAX_CROSSOVER_S = 1.0
 MAX_ORDER = 30  # image-source order (spatial.room.image_sources.MAX_ORDER)
-AXES = "xyz"
 POSITION = dict(low=-MAX_EXTENT_M, high=MAX_EXTENT_M, unit="m")
 
 
@@ -325,64 +321,6 @@ def _lfe(ck: Checker, node: Node) -> tuple[str, ...] | None:
     return None if None in roles else tuple(dict.fromkeys(roles))
 
 
-# -- geometry ----------------------------------------------------------------------------
-
-def geometry_problems(room: Room | None, listener: Listener | None, sources, where) -> list:
-    """Listener and diegetic sources strictly inside the room, no source on the listener.
-
-    sources: (index, Source) pairs; where(key) -> file/line/key keyword arguments.
-    """
-    problems = []
-    dims = room.dimensions if room is not None else None
-    size = "" if dims is None else " x ".join(f"{d:g}" for d in dims) + " m"
-
-    def inside(point, who, key):
-        if dims is None or point is None:
-            return
-        bad = [f"{AXES[i]} = {p:g} m is not between 0 and {d:g} m"
-               for i, (p, d) in enumerate(zip(point, dims)) if not 0.0 < p < d]
-        if bad:
-            problems.append(Problem(f"{who} is outside the room: {'; '.join(bad)} "
-                                    f"(room {size}; positions must be strictly inside)",
-                                    **where(key)))
-
-    from spatial.scene.paths import keyframe_problems
-
-    lpos = listener.position if listener is not None else None
-    if listener is not None and listener.path:
-        keyframe_problems(listener.path, "the listener", "listener.path", inside)
-        lpos = None if len(listener.path) > 1 else listener.path[0].position
-    if lpos is not None and not all(math.isfinite(v) for v in lpos):
-        problems.append(Problem(f"listener position must be finite, got {lpos}",
-                                **where("listener.position")))
-        lpos = None
-    inside(lpos, "the listener", "listener.position")
-    for i, s in sources:
-        key = f"sources[{i}].position"
-        if not s.diegetic:
-            continue
-        if s.position is None and s.path:
-            keyframe_problems(s.path, f"source '{s.name}'", f"sources[{i}].path", inside)
-            continue
-        if s.position is None:
-            problems.append(Problem(f"source '{s.name}' has no position (only beds with "
-                                    "diegetic: false may omit it)", **where(key)))
-            continue
-        if not all(math.isfinite(v) for v in s.position):
-            problems.append(Problem(f"source '{s.name}' position must be finite, got "
-                                    f"{s.position}", **where(key)))
-            continue
-        inside(s.position, f"source '{s.name}'", key)
-        if lpos is not None:
-            d = math.dist(s.position, lpos)
-            if d < MIN_SOURCE_DISTANCE_M:
-                problems.append(Problem(
-                    f"source '{s.name}' is at the listener position ({d * 100:.2g} cm away; "
-                    f"keep it at least {MIN_SOURCE_DISTANCE_M * 100:g} cm from the listener)",
-                    **where(key)))
-    return problems
-
-
 # -- the whole scene ---------------------------------------------------------------------
 
 def scene_fields(root: Node, problems: list[Problem], path: Path | None, locs: dict,
@@ -433,75 +371,3 @@ def scene_fields(root: Node, problems: list[Problem], path: Path | None, locs: d
         return None
     return dict(listener=listener, sources=tuple(sources), output=output, room=room,
                 path=path, locations=locs, **kw)
-
-
-# -- a scene made in code, as the tree of its scene file ----------------------------------
-
-def plain(value):
-    """A value made in code as a scene file would hold it: dataclasses as mappings of
-    their keys (optional keys left at None omitted), tuples and arrays as lists, paths
-    as text, numpy scalars as Python numbers; anything else as it is, for the checks."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {}
-        for f in dataclasses.fields(value):
-            if not f.metadata.get("scene_key", True):
-                continue  # e.g. Scene.path, Scene.locations
-            v = getattr(value, f.name)
-            if v is None and f.default is None:
-                continue  # an optional key not given
-            out[f.name] = plain(v)
-        return out
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def flat(value, path: str = "") -> dict:
-    """Every key path of a plain tree -> its value."""
-    out = {path: value} if path else {}
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out.update(flat(v, f"{path}.{k}" if path else k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out.update(flat(v, f"{path}[{i}]"))
-    return out
-
-
-def fresh_locations(scene) -> dict:
-    """The scene's locations without those of keys changed in code since loading (a
-    location the loader set, for a value that is no longer the loaded one)."""
-    if not scene.loaded:
-        return dict(scene.locations)
-    now = flat(plain(scene))
-    out = {}
-    for key, loc in scene.locations.items():
-        old = scene.loaded.get(key)
-        if old is not None and old[1] == loc and (key not in now or now[key] != old[0]):
-            continue
-        out[key] = loc
-    return out
-
-
-def scene_tree(scene, locs: dict, base_dir: Path) -> Node:
-    """The Node tree a scene file would have given for `scene`: each key at its location
-    in `locs` (else none), relative paths against base_dir."""
-
-    def node(value, path: str) -> Node:
-        file, line = locs.get(path, (None, None)) if path else (None, None)
-        out = Node(None, file, line, base_dir)
-        if isinstance(value, dict):
-            out.value = {k: node(v, f"{path}.{k}" if path else k) for k, v in value.items()}
-        elif isinstance(value, list):
-            out.value = [node(v, f"{path}[{i}]") for i, v in enumerate(value)]
-        else:
-            out.value = value
-        return out
-
-    return node(plain(scene), "")
