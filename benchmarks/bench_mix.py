@@ -83,7 +83,7 @@ def write_mix_scene(seconds: float, cache: Path) -> tuple[Path, Path]:
 
 def takes_format_lists() -> bool:
     try:
-        from spatial.scene.model import Output
+        from spatial.scene.parts import Output
     except ImportError:
         return False
     return hasattr(Output, "formats")

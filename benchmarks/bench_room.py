@@ -22,7 +22,8 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import spatial  # noqa: E402
-from spatial.scene.model import Listener, Output, Room, Scene, Source  # noqa: E402
+from spatial.scene.model import Scene  # noqa: E402
+from spatial.scene.parts import Listener, Output, Room, Source  # noqa: E402
 
 FS = 48000
 DIMS = (20.0, 14.0, 8.0)

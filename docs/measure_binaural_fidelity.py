@@ -107,7 +107,8 @@ def levels():
     import spatial, soundfile as sf
     from dataclasses import replace
     from scipy import signal
-    from spatial.scene.model import Listener, Output, Scene, Source
+    from spatial.scene.model import Scene
+    from spatial.scene.parts import Listener, Output, Source
     from pathlib import Path
     rng = np.random.default_rng(5)
     x = signal.sosfiltfilt(signal.butter(8, 6000, fs=48000, output="sos"), rng.standard_normal(72000))

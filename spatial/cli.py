@@ -23,6 +23,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from spatial import __version__
 from spatial.errors import SceneError, SpatialError
+from spatial.filters.formats import FORMATS
 
 EXIT_BAD_INPUT = 2
 
@@ -188,9 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p, output_help):
         p.add_argument("scene", help="scene file (YAML or JSON)")
         p.add_argument("-o", "--output", help=output_help)
-        p.add_argument("--format", help="override output.format (binaural, mono, stereo, 5.1, "
-                       "7.1, 5.1.4, 7.1.4, foa, hoa2, hoa3); render: several, comma-"
-                       "separated, in one pass (out.<format>.wav each)")
+        p.add_argument("--format", help="override output.format (" + ", ".join(
+            f for f in FORMATS if f != "custom") + "); render: several, comma-separated, "
+            "in one pass (out.<format>.wav each)")  # custom needs output.speakers
         p.add_argument("--hrtf", help="override output.hrtf with a SOFA file")
         p.add_argument("--subtype", help="sample format, e.g. PCM_24, PCM_16, FLOAT")
         p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")

@@ -11,19 +11,25 @@ SPEED_OF_SOUND = 343.0  # m/s, at about 20 degrees C
 # Nearer than this, 1/r stops growing (+20 dB at most re 1 m): the one floor of the
 # direct path, the image sources and the LFE feed, so a near source keeps its balance.
 # (Validation separately rejects sources closer than 1 cm to the listener, where the
-# direction is undefined: spatial.scene.validate.MIN_SOURCE_DISTANCE_M.)
+# direction is undefined: spatial.scene.placement.MIN_SOURCE_DISTANCE_M.)
 MIN_DISTANCE_M = 0.1
+
+
+def world_to_head(rel: np.ndarray, yaw_deg) -> np.ndarray:
+    """(..., 3) world-frame vectors from the listener -> the listener frame: rotated by
+    -yaw (degrees) about z; yaw a scalar or one per vector (broadcast over ...).
+    The one home of this rotation (numba kernels inline it and are tested against it)."""
+    a = np.deg2rad(np.asarray(yaw_deg, float))
+    c, s = np.cos(a), np.sin(a)
+    x = c * rel[..., 0] + s * rel[..., 1]
+    y = -s * rel[..., 0] + c * rel[..., 1]
+    return np.stack([x, y, rel[..., 2]], axis=-1)
 
 
 def world_to_listener(points_m: np.ndarray, listener_position_m, yaw: float) -> np.ndarray:
     """Points (N, 3) in world coordinates -> (N, 3) in the listener frame."""
     rel = np.atleast_2d(np.asarray(points_m, float)) - np.asarray(listener_position_m, float)
-    a = np.deg2rad(yaw)
-    c, s = np.cos(a), np.sin(a)
-    # rotate by -yaw about z
-    x = c * rel[:, 0] + s * rel[:, 1]
-    y = -s * rel[:, 0] + c * rel[:, 1]
-    return np.stack([x, y, rel[:, 2]], axis=1)
+    return world_to_head(rel, yaw)
 
 
 def to_spherical(v: np.ndarray):

@@ -119,7 +119,7 @@ class RenderLoop:
         self.gained = np.flatnonzero(rt.input_gain != 1.0)
         self.ducker = None
         if rt.ducking is not None:
-            from spatial.mix.ducking import Ducker
+            from spatial.dsp.ducking import Ducker
 
             self.ducker = Ducker(p.sample_rate, rt.ducking)
             self.ducked = np.flatnonzero(rt.ducked)

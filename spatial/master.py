@@ -8,7 +8,7 @@ result goes into sinks (:mod:`spatial.sinks`): a file, an array.
 
 - the gain that brings the measured loudness to ``target`` (LUFS);
 - with a ``ceiling`` (dBTP), the look-ahead true-peak limiter
-  (:class:`spatial.mix.limiter.Limiter`). The limiter takes some loudness from
+  (:class:`spatial.dsp.limiter.Limiter`). The limiter takes some loudness from
   loud transients; when the result is more than TOLERANCE_LU off the target the
   pass runs again with the gain corrected (secant steps on loudness against
   gain, :func:`next_gain`; at most MAX_PASSES in all). Only the last pass's sink
@@ -133,7 +133,7 @@ def _pass(read: Read, n: int, layout, sample_rate: int, gain_db: float, ceiling,
           progress) -> int:
     """read times the gain (through the limiter with a ceiling) into the opened sinks;
     returns the frames the limiter turned down. Aborts the sinks on any error."""
-    from spatial.mix.limiter import CHUNK, Limiter
+    from spatial.dsp.limiter import CHUNK, Limiter
 
     gain = 10.0 ** (gain_db / 20.0)
 

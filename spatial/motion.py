@@ -104,7 +104,7 @@ def static_view(src):
 def frozen_scene(scene, t: float = 0.0):
     """The scene with every object held where it is at time t (no paths): for
     impulse responses of moving scenes."""
-    from spatial.scene.model import Listener, checked
+    from spatial.scene.parts import Listener, checked
 
     lis = Trajectory.of(scene.listener)
     listener = Listener(tuple(lis.position(t).tolist()), float(lis.yaw(t)))
@@ -119,15 +119,6 @@ def frozen_scene(scene, t: float = 0.0):
 
 
 # -- geometry ------------------------------------------------------------------------
-
-def world_to_head(rel: np.ndarray, yaw_deg) -> np.ndarray:
-    """(..., 3) world-frame vectors from the listener -> listener frame, yaw per point."""
-    a = np.deg2rad(np.asarray(yaw_deg, float))
-    c, s = np.cos(a), np.sin(a)
-    x = c * rel[..., 0] + s * rel[..., 1]
-    y = -s * rel[..., 0] + c * rel[..., 1]
-    return np.stack([x, y, rel[..., 2]], axis=-1)
-
 
 def emission_delay(source: Trajectory, t: np.ndarray, lis_pos: np.ndarray,
                    lattice: np.ndarray | None = None, dims=None, tol: float = 1e-10,
@@ -239,10 +230,10 @@ def _box_distance(a: np.ndarray, b: np.ndarray) -> float:
 def _remainder(scene, src_pos, lis_pos, yaw, spatialiser, fs, role) -> np.ndarray | None:
     """Static filter of the images of order > MAX_DISCRETE_ORDER before the crossover,
     delays relative to the direct path, at the given geometry (plus the LFE feed)."""
-    from spatial.plan import _lfe_feed
+    from spatial.filters.lfe import lfe_feed
     from spatial.room.decay import air_absorption_coeffs
+    from spatial.room.image_gains import image_gains
     from spatial.room.image_sources import Reflections, image_sources
-    from spatial.room.late import crossover_fade
     from spatial.room.rir import fade_length, render_reflections
 
     room = scene.room
@@ -250,11 +241,9 @@ def _remainder(scene, src_pos, lis_pos, yaw, spatialiser, fs, role) -> np.ndarra
     filt = None
     if room is not None:
         refl = image_sources(room, src_pos, lis_pos, fs, max_delay_s=room.crossover)
-        gains = refl.band_gains.copy()
-        if room.air_absorption:
-            gains *= np.exp(-0.5 * air_absorption_coeffs()[None, :] * refl.distances_m[:, None])
-        tail_in = crossover_fade(refl.delays_s, room.crossover, fade_length(room))
-        gains *= np.sqrt(np.clip(1.0 - tail_in ** 2, 0.0, 1.0))[:, None]
+        gains = image_gains(refl.band_gains, refl.distances_m, refl.delays_s,
+                            air_absorption_coeffs() if room.air_absorption else None,
+                            room.crossover, fade_length(room))
         keep = np.flatnonzero((refl.order > MAX_DISCRETE_ORDER) & np.any(gains > 0, axis=1))
         if keep.size:
             rel = refl.distances_m[keep] - d0  # > 0: every such image is behind the direct
@@ -266,7 +255,7 @@ def _remainder(scene, src_pos, lis_pos, yaw, spatialiser, fs, role) -> np.ndarra
                                       spatialiser, fs)
     names = [c.name for c in spatialiser.channels]
     if "LFE" in names and role in scene.output.lfe:
-        feed = _lfe_feed(fs, 1.0 / max(d0, MIN_DISTANCE_M), 0.0)
+        feed = lfe_feed(fs, 1.0 / max(d0, MIN_DISTANCE_M), 0.0)
         grown = np.zeros((len(names), max(feed.size, 0 if filt is None else filt.shape[1])))
         if filt is not None:
             grown[:, :filt.shape[1]] = filt
@@ -278,7 +267,7 @@ def _remainder(scene, src_pos, lis_pos, yaw, spatialiser, fs, role) -> np.ndarra
 def plan_motion(scene, spatialiser, moving: list) -> MotionPlan:
     """The MotionPlan of a scene; moving: (input index, Source) of each moving source."""
     from spatial.engine.kernels import scatter_images
-    from spatial.engine.reference import FRACTIONAL_TAPS
+    from spatial.engine.constants import FRACTIONAL_TAPS
 
     fs = scene.sample_rate
     room = scene.room

@@ -33,41 +33,13 @@ import scipy.fft
 from spatial.engine.delay import (LAGRANGE_AFTER, LAGRANGE_BEFORE, lagrange4_coefficients,
                                   tap_delay_sum_coef)
 from spatial.engine.emission import emission_solve, image_weights
-from spatial.engine.motion_kernels import direct_geometry, direct_spectra, hull_weights
-from spatial.filters.binaural import BinauralSpatialiser
+from spatial.engine.motion_kernels import direct_geometry, direct_spectra
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND
-from spatial.motion import (IMAGE_GRID, PAN_CUTOFF_DEG, VIRTUAL_DIRECTIONS, MotionPlan,
-                            pan_weights, world_to_head)
+from spatial.motion import IMAGE_GRID, PAN_CUTOFF_DEG, VIRTUAL_DIRECTIONS, MotionPlan
 
 PAN_C0 = float(np.cos(np.deg2rad(PAN_CUTOFF_DEG)))
 MAIN_SHARE = 4  # sources 3, 7, 11 ...: their images are read in the render thread (it
 # waits for stage 1 otherwise), the others' in the worker before stage 1
-
-
-def image_weights_reference(tau, pos, lis_pos, yaw, band_gains, air, room, fade):
-    """Numpy twin of spatial.engine.emission.image_weights: (N, M, 26) gains x pan
-    weights of image taps (tau (N, M), emission positions (N, M, 3), listener (M, 3),
-    yaw (M,) degrees, band_gains (N, 7), air (7,) or None)."""
-    from spatial.room.late import crossover_fade
-
-    dist = tau * SPEED_OF_SOUND
-    g = band_gains[:, None, :]
-    if air is not None:
-        g = g * np.exp(-0.5 * air * dist[..., None])
-    amp = np.sqrt(np.mean(g * g, axis=-1)) / np.maximum(dist, MIN_DISTANCE_M)
-    tail_in = crossover_fade(tau, room.crossover, fade)
-    amp *= np.sqrt(np.clip(1.0 - tail_in ** 2, 0.0, 1.0))
-    dirs = _unit(world_to_head(pos - lis_pos[None], yaw[None, :]))
-    w = pan_weights(dirs) * amp[..., None]  # (N, M, 26)
-    w[w < 1e-7 * max(float(w.max()), 1e-30)] = 0.0
-    return w
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    out = np.where(n > 1e-9, v / np.where(n > 1e-9, n, 1.0), 0.0)
-    out[..., 0] = np.where(n[..., 0] > 1e-9, out[..., 0], 1.0)  # at the head: the front
-    return out
 
 
 class _State:
@@ -173,8 +145,6 @@ class MotionProcessor:
         weakref.finalize(self, self._pool.shutdown, wait=False)
         n = np.arange(self.control)
         self.ramp = (n + 0.5) / self.control  # linear crossfade across a control block
-        self._spectra = [None] * n_f  # per format: HRTF spectra, filled as directions are used
-        self._have = [None] * n_f
 
     # -- per block -----------------------------------------------------------------------
 
@@ -335,29 +305,6 @@ class MotionProcessor:
 
     def _filters(self, dirs: np.ndarray, f: int = 0):
         """Spatial filters of the directions (N, 3) in format f as blends of stored spectra:
-        (S (Q, C, F) complex64, rows (N, J), weights (N, J), delays (N, C) s).
-
-        Binaural: the HRTF set's measured responses (their spectra computed once, when
-        first used) with its barycentric weights (HrtfSet.weights_for's, by the numba
-        twin hull_weights), as HrtfSet.interpolate blends the HRIRs; any other
-        spatialiser: the spectra of its responses, weight 1."""
-        sp = self.motions[f].spatialiser
-        if type(sp) is BinauralSpatialiser:
-            hrtf = sp.hrtf
-            rows, w = np.empty((len(dirs), 3), np.intp), np.empty((len(dirs), 3))
-            hull_weights(np.ascontiguousarray(dirs, dtype=np.float64), *hrtf._hull, rows, w)
-            delays = np.sum(w[:, :, None] * hrtf.delays_s[rows], axis=1)
-            if self._spectra[f] is None:
-                self._spectra[f] = np.zeros((hrtf.min_phase.shape[0], self.C[f],
-                                             self.nf // 2 + 1), np.complex64)
-                self._have[f] = np.zeros(hrtf.min_phase.shape[0], bool)
-            have = self._have[f][rows]
-            if not have.all():
-                new = np.unique(rows[~have])
-                self._spectra[f][new] = scipy.fft.rfft(hrtf.min_phase[new], n=self.nf, axis=-1)
-                self._have[f][new] = True
-            return self._spectra[f], rows, w, delays
-        irs, delays = sp.responses(dirs)
-        S = scipy.fft.rfft(np.asarray(irs, np.float64), n=self.nf, axis=-1).astype(np.complex64)
-        n = S.shape[0]
-        return S, np.arange(n).reshape(n, 1), np.ones((n, 1)), delays
+        (S (Q, C, F) complex64, rows (N, J), weights (N, J), delays (N, C) s), from that
+        format's spatialiser (:meth:`spatial.filters.base.Spatialiser.direction_spectra`)."""
+        return self.motions[f].spatialiser.direction_spectra(dirs, self.nf)

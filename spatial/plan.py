@@ -22,16 +22,17 @@ import numpy as np
 
 from spatial import readers
 from spatial.engine.kernels import scatter_images
-from spatial.engine.reference import FRACTIONAL_TAPS
+from spatial.engine.constants import FRACTIONAL_TAPS
 from spatial.errors import Problem, SceneError
 from spatial.filters.base import Channel
+from spatial.filters.lfe import lfe_feed
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND, unit_vectors
-from spatial.scene.model import Output, Scene, Source
+from spatial.scene.model import Scene
+from spatial.scene.parts import Output, Source
 
 if TYPE_CHECKING:
     from spatial.motion import MotionPlan
 
-LFE_CUTOFF_HZ = 120.0
 # The channel orders a multichannel bed file is read in, by channel count
 # (the output formats' own orders; see scenes/README.md).
 BED_FORMATS = {1: None, 2: "stereo", 6: "5.1", 8: "7.1", 10: "5.1.4", 12: "7.1.4"}
@@ -157,18 +158,6 @@ def relocate(err: SceneError, scene: Scene, default_key: str) -> SceneError:
     return SceneError(problems)
 
 
-def _lfe_feed(fs: int, gain: float, delay_s: float) -> np.ndarray:
-    """A 4th-order 120 Hz low-pass impulse response (100 ms), delayed and scaled. (n,)"""
-    from spatial.mix.biquads import butter_lowpass, sosfilt  # (not scipy.signal: start-up)
-
-    sos = butter_lowpass(4, LFE_CUTOFF_HZ, fs)
-    impulse = np.zeros(int(0.1 * fs))
-    impulse[0] = 1.0
-    d = int(round(delay_s * fs))
-    lowpassed, _ = sosfilt(sos, impulse, np.zeros((sos.shape[0], 2)))
-    return np.concatenate([np.zeros(d), gain * lowpassed])
-
-
 def source_filter(scene: Scene, source: Source, spatialiser, fs: int
                   ) -> tuple[np.ndarray, float, int]:
     """A diegetic source's (C, L) early filter, and its send to the tail: (gain, delay in samples)."""
@@ -181,7 +170,7 @@ def source_filter(scene: Scene, source: Source, spatialiser, fs: int
     names = [c.name for c in channels]
     if "LFE" in names and source.role in scene.output.lfe:
         dist = float(np.linalg.norm(np.subtract(source.position, scene.listener.position)))
-        feed = _lfe_feed(fs, 1.0 / max(dist, MIN_DISTANCE_M), dist / SPEED_OF_SOUND)
+        feed = lfe_feed(fs, 1.0 / max(dist, MIN_DISTANCE_M), dist / SPEED_OF_SOUND)
         grown = np.zeros((filt.shape[0], max(filt.shape[1], feed.size)))
         grown[:, :filt.shape[1]] = filt
         grown[names.index("LFE"), :feed.size] += feed

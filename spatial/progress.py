@@ -8,7 +8,8 @@ about terminals:
 :func:`terminal_progress` makes one backed by a tqdm bar (elapsed time, ETA,
 speed in seconds of audio per second) that appears only if the render is still
 running after ``delay`` seconds (counted from its creation, so planning counts),
-so short renders print nothing but the summary.
+so short renders print nothing but the summary. :class:`ProgressTicks` is the
+render functions' side: whatever progress they were given, a tick(done_frames).
 """
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def peak_memory_mib() -> float:
     return kib / 1024
 
 
-class progress_ticks:
+class ProgressTicks:
     """progress: False/None (nothing), True (a tqdm bar on stderr) or a callable
     progress(done_frames, total_frames); as a context giving tick(done_frames)."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spatial.engine.warmup import prepare
-from spatial.progress import progress_ticks
+from spatial.progress import ProgressTicks
 from spatial.errors import SceneError
 from spatial.filters.base import Channel
 from spatial.filters.layouts import Layout, get_layout
@@ -93,7 +93,7 @@ def run_plan(p: RenderPlan, block_size: int | None = None, progress=False,
         loop = RenderLoop(p, block_size)
     out = np.empty((loop.length, p.n_channels), np.float32)
     done = 0
-    with progress_ticks(progress, loop.length) as tick:
+    with ProgressTicks(progress, loop.length) as tick:
         for block in loop.blocks():
             out[done:done + block.shape[0]] = block
             done += block.shape[0]
@@ -148,7 +148,7 @@ def format_scene(scene: Scene, fmt: str) -> Scene:
     """The scene with one of its output formats only (itself when it has one)."""
     if scene.output.formats == (fmt,):
         return scene
-    from spatial.scene.model import checked
+    from spatial.scene.parts import checked
 
     with checked():
         return dataclasses.replace(scene, output=scene.output.single(fmt))

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spatial.geometry import MIN_DISTANCE_M
-from spatial.scene.model import ROLES, Scene
+from spatial.scene.model import Scene
+from spatial.scene.parts import ROLES
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Routing:
     input_gain: np.ndarray  # per plan input: linear bus gain
     ducked: np.ndarray  # per plan input: turned down by the ducker
     side: list[tuple[int, float]] = field(default_factory=list)  # (input, weight) side-chain
-    ducking: object = None  # spatial.scene.model.Ducking, or None
+    ducking: object = None  # spatial.scene.parts.Ducking, or None
 
     @property
     def n_channels(self) -> int:

@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from spatial.scene.model import Listener, Output, Room, Scene, Source
+from spatial.scene.model import Scene
+
+from spatial.scene.parts import Listener, Output, Room, Source
 
 FS = 48000
 ROOMS = {  # target rt60 (s) -> (dimensions, listener, source), metres: the test rooms

@@ -23,7 +23,7 @@ import spatial
 from helpers import GOOD_SCENE, impulse_file, noise_file
 from spatial import Listener, Output, Room, Scene, SceneError, Source, Speaker
 from spatial.scene.loader import load_scene, load_scene_text
-from spatial.scene.model import FACES
+from spatial.scene.parts import FACES
 
 L_GAIN = 13  # line of gain_db in the scene below (GOOD_SCENE with a gain)
 GOOD = GOOD_SCENE.replace("    position: [4, 2.5, 1.6]\n",

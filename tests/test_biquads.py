@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from spatial.mix.biquads import butter_lowpass, sosfilt, sosfilt_reference
-from spatial.mix.loudness import OVERSAMPLE, TRUE_PEAK_TAPS, Meter, interpolator, k_weighting
+from spatial.dsp.biquads import butter_lowpass, sosfilt, sosfilt_reference
+from spatial.dsp.loudness import OVERSAMPLE, TRUE_PEAK_TAPS, Meter, interpolator, k_weighting
 
 
 @pytest.mark.parametrize("fs", [48000, 44100, 96000, 16000])

@@ -153,7 +153,8 @@ def test_a_71_bed_is_read_in_the_same_order(tmp_path):
     is the left side surround (SL, +90 degrees), and comes out there."""
     import soundfile as sf
 
-    from spatial.scene.model import Listener, Output, Scene, Source
+    from spatial.scene.model import Scene
+    from spatial.scene.parts import Listener, Output, Source
 
     bed = np.zeros((4800, 8))
     bed[:, 6] = 0.1 * np.random.default_rng(6).standard_normal(4800)
@@ -170,8 +171,9 @@ def test_a_71_bed_is_read_in_the_same_order(tmp_path):
 def test_the_channel_table_in_the_docs_is_the_layouts():
     from pathlib import Path
 
-    from spatial.filters.layouts import SPEAKER_FORMATS, get_layout
-    from spatial.scene.model import Output
+    from spatial.filters.formats import SPEAKER_FORMATS
+    from spatial.filters.layouts import get_layout
+    from spatial.scene.parts import Output
 
     text = (Path(__file__).parents[1] / "scenes" / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `([\d.a-z]+)` \| (\d+) \| (\w+) \| ([\w+-]+) \| (\w+) \| ([^|]+) \|$",

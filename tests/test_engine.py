@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import fftconvolve
 
-from spatial.engine import kernels, reference
+import naive
+from spatial.engine import kernels
 from spatial.engine.convolver import DEFAULT_BLOCK, BlockConvolver, convolve, crossfade_window
 
 
@@ -32,7 +33,7 @@ def test_accumulate_partitions_matches_numpy(n_part, n_ring, n_ch, n_bins, head)
     start = _crandn(rng, n_ch, n_bins)
     got, want = start.copy(), start.copy()
     kernels.accumulate_partitions(fdl, head, H, got)
-    reference.accumulate_partitions(fdl, head, H, want)
+    naive.accumulate_partitions(fdl, head, H, want)
     assert np.max(np.abs(got - want)) < 1e-12
     # the definition, written out
     manual = start.copy()
@@ -45,7 +46,7 @@ def test_fractional_delay_taps_match_numpy():
     fracs = np.concatenate([[0.0, 1e-12, 0.5, 0.37, 1 - 1e-12], np.random.default_rng(3).uniform(0, 1, 50)])
     for frac in fracs:
         np.testing.assert_allclose(kernels.fractional_delay_taps(frac),
-                                   reference.fractional_delay_taps(frac), rtol=0, atol=1e-13)
+                                   naive.fractional_delay_taps(frac), rtol=0, atol=1e-13)
     for x in [0.0, 1.0, 4.0, 8.0, 20.0]:  # the power-series Bessel I0 against numpy's
         assert abs(kernels._bessel_i0(x) / np.i0(x) - 1.0) < 1e-14
 
@@ -66,7 +67,7 @@ def test_scatter_images_matches_reference():
     got = np.zeros((n_ch, length))
     want = np.zeros((n_ch, length))
     kernels.scatter_images(got, irs, delays, gains)
-    reference.scatter_images(want, irs, delays, gains)
+    naive.scatter_images(want, irs, delays, gains)
     assert np.max(np.abs(got - want)) < 1e-12
     assert np.max(np.abs(want)) > 1.0  # not vacuous
 
@@ -78,14 +79,14 @@ def test_small_kernels_match_numpy():
     blocks = rng.standard_normal((3, 8))
     blocks[1] = 0.0
     f1, f2 = frames.copy(), frames.copy()
-    np.testing.assert_array_equal(kernels.load_blocks(f1, blocks), reference.load_blocks(f2, blocks))
+    np.testing.assert_array_equal(kernels.load_blocks(f1, blocks), naive.load_blocks(f2, blocks))
     np.testing.assert_array_equal(f1, f2)
     assert list(kernels.load_blocks(f1, np.zeros((3, 8)))) == [True, False, True]
     out, old, new = (rng.standard_normal((2, 8)) for _ in range(3))
     fade = crossfade_window(8)
     o1, o2 = out.copy(), out.copy()
     kernels.crossfade_add(o1, old, new, fade)
-    reference.crossfade_add(o2, old, new, fade)
+    naive.crossfade_add(o2, old, new, fade)
     assert np.max(np.abs(o1 - o2)) < 1e-12
 
 
@@ -103,7 +104,7 @@ def test_convolve_matches_reference(block):
     lens = [1, block // 2, block, block + 1, 3 * block + 5]  # length-1, shorter and longer than a block
     signals, filters = _case(rng, 5, 3, lens, [2 * block + 7, 50, 1, 4 * block, block])
     signals[1] = np.concatenate([np.zeros(6 * block), signals[1], np.zeros(5 * block), signals[1]])
-    want = reference.convolve_reference(signals, filters)
+    want = naive.convolve_reference(signals, filters)
     got = convolve(signals, filters, block_size=block)
     assert _rel_err(got, want) < 1e-5
     got_cut = convolve(signals, filters, block_size=block, length=block + 3)  # `length` truncates
@@ -120,7 +121,7 @@ def test_convolve_matches_reference_hypothesis(data):
     sig_lens = data.draw(st.lists(st.integers(1, 3 * block), min_size=n_in, max_size=n_in), label="n")
     seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
     signals, filters = _case(np.random.default_rng(seed), n_in, n_ch, filt_lens, sig_lens)
-    want = reference.convolve_reference(signals, filters)
+    want = naive.convolve_reference(signals, filters)
     got = convolve(signals, filters, block_size=block)
     assert _rel_err(got, want) < 1e-5
 
@@ -248,7 +249,7 @@ def test_fractional_delay_matches_ideal_delay():
     x = np.fft.irfft(spec, n)  # periodic: circular convolution has no edges
     filt = np.zeros((1, 64))
     kernels.scatter_images(filt, np.ones((1, 1, 1)), np.array([[pre + d]]), np.ones(1))
-    assert np.count_nonzero(filt) == reference.FRACTIONAL_TAPS  # nothing dropped
+    assert np.count_nonzero(filt) == naive.FRACTIONAL_TAPS  # nothing dropped
     y = np.fft.irfft(np.fft.rfft(x) * np.fft.rfft(filt[0], n), n)
     ideal = np.fft.irfft(spec * np.exp(-2j * np.pi * freqs * (pre + d)), n)
     err_db = 10 * np.log10(np.sum((y - ideal) ** 2) / np.sum(ideal ** 2))
@@ -264,7 +265,7 @@ def test_single_precision_meets_the_accuracy_bound():
     rng = np.random.default_rng(11)
     signals = [rng.standard_normal(n) for n in (20000, 7000, 15000)]
     filters = [rng.standard_normal((2, n)) * np.exp(-np.arange(n) / (n / 4)) for n in (300, 5000, 70000)]
-    want = reference.convolve_reference(signals, filters)
+    want = naive.convolve_reference(signals, filters)
     got = convolve(signals, filters, block_size=1024, dtype=np.float32)
     assert np.abs(got - want).max() < 1e-5 * np.abs(want).max()
     # a filter change in single precision too: old filter, crossfade block, new filter
@@ -279,8 +280,8 @@ def test_single_precision_meets_the_accuracy_bound():
             conv.set_filter(0, new)
         out.append(conv.process(sig[None, b * B:(b + 1) * B]))
     out = np.concatenate(out, axis=1)[0]
-    y_old = reference.convolve_reference([sig], [old])[0][:12 * B]
-    y_new = reference.convolve_reference([sig], [new])[0][:12 * B]
+    y_old = naive.convolve_reference([sig], [old])[0][:12 * B]
+    y_new = naive.convolve_reference([sig], [new])[0][:12 * B]
     fade = np.concatenate([np.zeros(k * B), crossfade_window(B), np.ones((11 - k) * B)])
     want = y_old + fade * (y_new - y_old)
     assert np.abs(out - want).max() < 1e-5 * np.abs(want).max()
@@ -314,7 +315,7 @@ def test_accumulate_routes_matches_numpy():
     got = _crandn(rng, n_ch, n_bins)  # overwritten, not added to
     want = np.zeros_like(got)
     kernels.accumulate_routes(*args, got, 0, n_ch)
-    reference.accumulate_routes(*args, want, 0, n_ch)
+    naive.accumulate_routes(*args, want, 0, n_ch)
     manual = np.zeros_like(got)
     for r in np.flatnonzero(use):
         s = route_input[r]
@@ -332,7 +333,7 @@ def test_accumulate_routes_matches_numpy():
     assert np.array_equal(part[0], kept[0]) and np.array_equal(part[4], kept[4])
     assert np.array_equal(part[1:4], got[1:4])
     ref_part = kept.copy()
-    reference.accumulate_routes(*args, ref_part, 1, 4)
+    naive.accumulate_routes(*args, ref_part, 1, 4)
     assert np.array_equal(ref_part[0], kept[0])
     assert np.max(np.abs(ref_part[1:4] - manual[1:4])) < 1e-12
 
@@ -360,7 +361,7 @@ def test_routes_equal_engines_of_one_group():
         y = both.process(x)
         assert np.array_equal(y[:2], alone[0].process(x))
         assert np.array_equal(y[2:], alone[1].process(x))
-    want = reference.convolve_reference(sig, fb)[:, :B * n_blocks]
+    want = naive.convolve_reference(sig, fb)[:, :B * n_blocks]
     assert np.max(np.abs(y[2:] - want[:, -B:])) < 1e-5 * np.abs(want).max()
 
 
@@ -390,7 +391,7 @@ def test_silent_blocks_skipped_equal_not_skipped():
         blocks = np.stack([s.reshape(-1, block) for s in signals], axis=1)  # (n_blocks, S, B)
         outs.append(np.concatenate([conv.process(b) for b in blocks], axis=1))
     assert np.array_equal(outs[0], outs[1])
-    want = reference.convolve_reference(signals, filters, length=outs[0].shape[1])
+    want = naive.convolve_reference(signals, filters, length=outs[0].shape[1])
     assert _rel_err(outs[0], want) < 1e-5
 
 
@@ -437,10 +438,10 @@ def test_threads_change_nothing(dtype):
     assert np.array_equal(outs[0], outs[1])
     assert np.array_equal(outs[0], outs[2])
     n = block * n_blocks
-    rest = reference.convolve_reference(signals[:2] + signals[3:], filters[:2] + filters[3:],
+    rest = naive.convolve_reference(signals[:2] + signals[3:], filters[:2] + filters[3:],
                                         length=n)
-    y_old = reference.convolve_reference([signals[2]], [filters[2]], length=n)
-    y_new = reference.convolve_reference([signals[2]], [new], length=n)
+    y_old = naive.convolve_reference([signals[2]], [filters[2]], length=n)
+    y_new = naive.convolve_reference([signals[2]], [new], length=n)
     fade = np.concatenate([np.zeros(k * block), crossfade_window(block),
                            np.ones((n_blocks - k - 1) * block)])
     want = rest + y_old + fade * (y_new - y_old)
@@ -490,7 +491,7 @@ def test_send_bus_matches_numpy_and_delays():
         active = np.any(rows != 0.0, axis=1)
         kernels.send_bus(rows, active, inputs, gains, delays, lines[0], idle[0],
                          got[0, b * B:(b + 1) * B])
-        reference.send_bus(rows, active, inputs, gains, delays, lines[1], idle[1],
+        naive.send_bus(rows, active, inputs, gains, delays, lines[1], idle[1],
                            got[1, b * B:(b + 1) * B])
         assert np.array_equal(idle[0], idle[1])
         if b == 6:
@@ -514,7 +515,7 @@ def test_scatter_images_many_matches_reference():
     got = np.zeros((n_out, n_ch, length))
     want = np.zeros((n_out, n_ch, length))
     kernels.scatter_images_many(got, irs, delays, gains)
-    reference.scatter_images_many(want, irs, delays, gains)
+    naive.scatter_images_many(want, irs, delays, gains)
     assert np.max(np.abs(got - want)) < 1e-12
     one = np.zeros((n_ch, length))
     kernels.scatter_images(one, irs, delays, np.ascontiguousarray(gains[:, 1]))

@@ -101,7 +101,8 @@ def test_demo_renders_to_every_format(fmt, tmp_path):
 
 
 def bed_scene(tmp_path, channels: int, fmt: str, lfe=()):
-    from spatial.scene.model import Listener, Output, Scene, Source
+    from spatial.scene.model import Scene
+    from spatial.scene.parts import Listener, Output, Source
 
     rng = np.random.default_rng(channels)
     path = tmp_path / f"bed{channels}.wav"
@@ -126,7 +127,7 @@ def test_stereo_bed_maps_by_channel_name(tmp_path):
 def test_stereo_bed_is_head_locked_in_binaural(tmp_path):
     from dataclasses import replace
 
-    from spatial.scene.model import Listener
+    from spatial.scene.parts import Listener
 
     sc = bed_scene(tmp_path, 2, "binaural")
     a = spatial.render(sc).audio
@@ -150,7 +151,7 @@ def test_bed_with_unmappable_channel_count_fails_cleanly(tmp_path):
 def test_lfe_feed_is_low_passed_direct_sound(noise):
     from dataclasses import replace
 
-    from spatial.scene.model import Output
+    from spatial.scene.parts import Output
 
     sc = scene(noise, polar(0, 2.0), fmt="5.1")
     silent = spatial.render(sc)

@@ -393,3 +393,30 @@ def test_processed_set_does_not_depend_on_blas_threads(tmp_path):
         out[threads] = np.load(target)
     for key in ("min_phase", "delays", "hrirs"):
         assert np.array_equal(out["1"][key], out["2"][key]), key
+
+
+@pytest.mark.parametrize("fmt", ["binaural", "5.1", "foa", "mono"])
+def test_direction_spectra_blend_to_the_responses(hrtf, fmt):
+    """Every spatialiser gives the moving path blendable spectra: the blend of its
+    direction_spectra is the spectrum of its responses (binaural: the measured
+    min-phase spectra with the interpolation's weights, delays as interpolate's;
+    other formats: their own responses, weight 1). Tolerance: complex64 spectra."""
+    from scipy import fft
+
+    from spatial.filters.speakers import make_spatialiser
+    from spatial.scene.parts import Output
+
+    sp = (BinauralSpatialiser(hrtf) if fmt == "binaural"
+          else make_spatialiser(Output(format=fmt), FS))
+    dirs = unit_vectors([0.0, 37.0, -120.0, 200.0], [0.0, 10.0, -30.0, 60.0])
+    n_fft = 512
+    S, rows, w, delays = sp.direction_spectra(dirs, n_fft)
+    assert S.dtype == np.complex64 and S.shape[1:] == (len(sp.channels), n_fft // 2 + 1)
+    np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=1e-12)
+    irs, want_delays = sp.responses(dirs)
+    blend = np.einsum("nj,njcf->ncf", w, S[rows])
+    want = fft.rfft(irs, n=n_fft, axis=-1)
+    np.testing.assert_allclose(blend, want, rtol=0, atol=1e-5 * np.abs(want).max())
+    np.testing.assert_allclose(delays, want_delays, rtol=1e-12, atol=1e-15)
+    if fmt == "binaural":  # the same stored spectra, computed once per n_fft
+        assert sp.direction_spectra(dirs[:1], n_fft)[0] is S

@@ -11,7 +11,7 @@ from spatial import bands
 from spatial.bands import BANDS_HZ, N_BANDS
 from spatial.room import decay, materials, pra_data
 from spatial.room.image_sources import _band_absorption, image_sources, lattice, shoebox_damping
-from spatial.scene.model import FACES, Room
+from spatial.scene.parts import FACES, Room
 
 pra = pytest.importorskip("pyroomacoustics")
 

@@ -15,7 +15,7 @@ import pyloudnorm as pyln
 import pytest
 import soundfile as sf
 
-from spatial.mix.loudness import Meter, TruePeak, loudness_range
+from spatial.dsp.loudness import Meter, TruePeak, loudness_range
 from spatial.scene.loader import load_scene_text
 
 FS = 48000
@@ -452,7 +452,7 @@ def test_oversampled_peak_matches_scipy_upfirdn():
     """The interpolator as matrix products = the same FIR run by scipy (independent)."""
     from scipy import signal
 
-    from spatial.mix.loudness import interpolator, oversampled_peak
+    from spatial.dsp.loudness import interpolator, oversampled_peak
 
     phases = interpolator()
     taps = phases.shape[1]
@@ -468,7 +468,7 @@ def test_peak_above_is_the_interpolated_maximum_of_scipy_upfirdn():
     """The pruned search (bounds, highest first) finds upfirdn's 4x peak, or the floor."""
     from scipy import signal
 
-    from spatial.mix.loudness import interpolator, peak_above
+    from spatial.dsp.loudness import interpolator, peak_above
 
     phases = interpolator()
     taps = phases.shape[1]

@@ -22,9 +22,11 @@ from spatial.engine.delay import lagrange4_reference, tap_delay_sum, tap_delay_s
 from spatial.errors import SceneError
 from spatial.geometry import SPEED_OF_SOUND as C
 from spatial.scene.loader import load_scene
-from spatial.scene.model import Keyframe, Listener, Room, Scene, Source
+from spatial.scene.model import Scene
+from spatial.scene.parts import Keyframe, Listener, Room, Source
 from spatial.trajectory import Trajectory
 
+import naive
 from helpers import FS, noise_file
 
 
@@ -83,7 +85,7 @@ def test_direct_geometry_kernel_equals_numpy_steps(frozen):
     against the same steps in numpy (world_to_head, 1 / r floored at 0.1 m)."""
     from spatial.engine.motion_kernels import direct_geometry
     from spatial.geometry import MIN_DISTANCE_M
-    from spatial.motion import world_to_head
+    from spatial.geometry import world_to_head
 
     rng = np.random.default_rng(2)
     M = 33
@@ -203,7 +205,6 @@ def test_image_weights_kernel_equals_numpy_reference(air, fade):
     """The fused numba gains and pan weights of image taps match the numpy steps."""
     from spatial.engine.emission import image_weights
     from spatial.motion import PAN_CUTOFF_DEG, VIRTUAL_DIRECTIONS
-    from spatial.motion_render import image_weights_reference
     from spatial.room.decay import air_absorption_coeffs
 
     rng = np.random.default_rng(3)
@@ -217,7 +218,7 @@ def test_image_weights_kernel_equals_numpy_reference(air, fade):
     gains = rng.uniform(0.0, 1.0, (n, 7))
     room = dataclasses.make_dataclass("R", [("crossover", float)])(0.05)
     k = air_absorption_coeffs() if air else None
-    ref = image_weights_reference(tau, pos, lis, yaw, gains, k, room, fade)
+    ref = naive.image_weights(tau, pos, lis, yaw, gains, k, room, fade)
     got = np.empty(ref.shape)
     image_weights(tau, pos, lis, yaw, gains, np.zeros(7) if k is None else k, 0.05, fade,
                   VIRTUAL_DIRECTIONS, float(np.cos(np.deg2rad(PAN_CUTOFF_DEG))), 0.1, C, got)
@@ -547,7 +548,7 @@ def test_impulse_response_of_a_moving_source_is_the_one_where_it_starts(tmp_path
 def test_moving_source_in_a_mix_with_buses(tmp_path):
     """A moving source on one bus, a static one on another: every bus's loop runs the
     same blocks (the moving path lives in the loop of its own bus)."""
-    from spatial.scene.model import Mix
+    from spatial.scene.parts import Mix
 
     noise_file(tmp_path / "a.wav", 0.5)
     noise_file(tmp_path / "b.wav", 0.5, seed=2)

@@ -18,7 +18,8 @@ import spatial
 from spatial import routing
 from spatial.loop import RenderLoop
 from spatial.renderer import _plan
-from spatial.scene.model import Keyframe, Listener, Mix, Output, Room, Scene, Source
+from spatial.scene.model import Scene
+from spatial.scene.parts import Keyframe, Listener, Mix, Output, Room, Source
 
 FS = 48000
 

@@ -20,13 +20,13 @@ import pytest
 from spatial.errors import SceneError
 from spatial.filters.ambisonics import diffuse_weights, sh_matrix
 from spatial.filters.base import OmniSpatialiser
-from spatial.filters.layouts import (FORMATS, SPEAKER_BITS, channel_mask, get_layout,
-                                     mask_order)
+from spatial.filters.formats import FORMATS
+from spatial.filters.layouts import SPEAKER_BITS, channel_mask, get_layout, mask_order
 from spatial.filters.speakers import (AmbisonicSpatialiser, PannerSpatialiser,
                                       make_spatialiser)
 from spatial.filters.vbap import VbapPanner, vbap_gains
 from spatial.geometry import unit_vectors
-from spatial.scene.model import Output, Speaker
+from spatial.scene.parts import Output, Speaker
 
 from helpers import fibonacci_sphere
 

@@ -94,7 +94,7 @@ def test_direction_changes_the_output(noise):
 
 
 def test_render_twice_is_bit_identical(noise, tmp_path):
-    from spatial.scene.model import Room
+    from spatial.scene.parts import Room
 
     sc = scene(noise, (3.0, 2.5, 1.5), listener=(2.0, 2.0, 1.6),
                room=Room((5.0, 4.0, 3.0), rt60=0.4), seed=3)

@@ -15,7 +15,7 @@ from spatial.filters.base import Channel, OmniSpatialiser
 from spatial.geometry import SPEED_OF_SOUND
 from spatial.room import decay, late, rir
 from spatial.room.image_sources import image_sources, required_order
-from spatial.scene.model import FACES, Room
+from spatial.scene.parts import FACES, Room
 
 from helpers import FS, ROOMS, schroeder_t30  # noqa: E402
 PRESETS = ("studio-dry", "living-room", "rural-wooden-interior", "stone-hall", "urban-street",

@@ -11,7 +11,7 @@ from scipy import signal
 
 import spatial
 from helpers import FS, ROOMS, impulse_file, polar, scene, schroeder_t30
-from spatial.scene.model import Room
+from spatial.scene.parts import Room
 
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from spatial.errors import SceneError
 from spatial.room.materials import known_materials, resolve_absorption
 from spatial.scene.loader import check_geometry, list_presets, load_scene, load_scene_text
-from spatial.scene.model import FACES, Output
+from spatial.scene.parts import FACES, Output
 
 GOOD = GOOD_SCENE
 # line numbers of GOOD, for the expected problem locations

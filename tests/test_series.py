@@ -16,7 +16,7 @@ import yaml
 import spatial
 from spatial.errors import SceneError
 from spatial.scene.loader import load_scene
-from spatial.scene.model import Source
+from spatial.scene.parts import Source
 
 SCENES = Path(__file__).resolve().parents[1] / "scenes"
 

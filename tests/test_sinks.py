@@ -215,7 +215,7 @@ def test_output_stems_in_the_scene_gives_stems_in_memory(tmp_path):
 
 def test_array_sink_copies_what_it_keeps():
     from spatial.filters.layouts import get_layout
-    from spatial.scene.model import Output
+    from spatial.scene.parts import Output
 
     layout = get_layout(Output(format="binaural"))
     sink, buf = ArraySink(["music"]), np.ones((4, 2), np.float32)

@@ -19,7 +19,8 @@ from helpers import noise_file
 import spatial
 from spatial import source_cache
 from spatial.readers import BlockReader, probe
-from spatial.scene.model import Listener, Output, Room, Scene, Source
+from spatial.scene.model import Scene
+from spatial.scene.parts import Listener, Output, Room, Source
 
 FS = 48000
 

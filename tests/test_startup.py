@@ -16,9 +16,9 @@ import pytest
 
 from spatial.filters import vbap
 from spatial.filters.layouts import get_layout
-from spatial.mix.loudness import window_max
+from spatial.dsp.loudness import window_max
 from spatial.room.late import moving_mean
-from spatial.scene.model import Output
+from spatial.scene.parts import Output
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = re.compile(r"\|\s*(scipy\.signal|scipy\.stats|pyroomacoustics|scipy\.ndimage|"

@@ -22,7 +22,8 @@ from spatial.loop import RenderLoop
 from spatial.plan import plan
 from spatial.readers import BlockReader, probe
 from spatial.renderer import _spatialiser, run_plan
-from spatial.scene.model import Listener, Output, Room, Scene, Source
+from spatial.scene.model import Scene
+from spatial.scene.parts import Listener, Output, Room, Source
 
 FS = 48000
 
@@ -158,7 +159,8 @@ _CHILD = textwrap.dedent("""
     import json, resource, sys
     from pathlib import Path
     import spatial
-    from spatial.scene.model import Listener, Output, Room, Scene, Source
+    from spatial.scene.model import Scene
+    from spatial.scene.parts import Listener, Output, Room, Source
     src, out = Path(sys.argv[1]), sys.argv[2]
     peaks = []
     for seconds in (5.0, 50.0):  # the first also warms every cache (HRTF set, numba)

@@ -27,7 +27,7 @@ sources:
   - {name: a, file: a.wav, position: [2, 0.5, 1.6]}
 output: {format: stereo}
 """
-SUMMARY = re.compile(r": ([\d.]+) s, .* rendered in ([\d.]+) s \(([\d.]+)x real time\)"
+SUMMARY = re.compile(r": ([\d.]+) s of audio, .* rendered in ([\d.]+) s \(([\d.]+)x real time\)"
                      r"(?: \(\+([\d.]+) s compiling kernels once\))?")
 
 

@@ -1,5 +1,6 @@
-"""The block convolution engine: numba kernels (:mod:`.kernels`) with their numpy
-twins (:mod:`.reference`), run by :mod:`.convolver`.
+"""The block convolution engine: numba kernels (:mod:`.kernels`, their constants in
+:mod:`.constants`; their numpy twins are the tests' ``tests/naive.py``), run by
+:mod:`.convolver`.
 
 Importing the package first makes sure numba's compile cache (``cache=True``)
 has a writable home, since kernels compiled on every run cost seconds. numba

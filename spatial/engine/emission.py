@@ -80,7 +80,9 @@ def image_weights(tau, pos, lis, yaw_deg, band_gains, air, crossover, fade, dirs
                   min_dist, speed, w):
     """Pan weights times gain of N image taps on M grid points: w (N, M, D). In place.
 
-    The numba twin of the numpy steps in spatial.motion_render (tested against them):
+    The numba twin of tests/naive.py's image_weights (tested against it), which uses
+    the package's one formula of image gains (spatial.room.image_gains) and rotation
+    (spatial.geometry.world_to_head):
     gain = rms over bands of band_gains x exp(-air d / 2), / max(d, min_dist), times the
     early part's crossover complement cos(pi/2 u); direction: pos - lis rotated by
     -yaw into the listener frame; weights of :func:`spatial.motion.pan_weights` over

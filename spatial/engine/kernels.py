@@ -1,7 +1,7 @@
 """Numba kernels of the convolution engine: small pure functions on arrays.
 
-Every kernel here has a plain numpy twin of the same name and signature in
-:mod:`spatial.engine.reference`; the tests compare the two. Planning (block
+Every kernel here has a plain numpy twin of the same name and signature in the
+tests' ``tests/naive.py``; the tests compare the two. Planning (block
 sizes, partitions, FFTs) lives in :mod:`spatial.engine.convolver`.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from spatial.engine.reference import FRACTIONAL_TAPS, KAISER_BETA
+from spatial.engine.constants import FRACTIONAL_TAPS, KAISER_BETA
 
 # Compiler flags of every kernel, in one place. fastmath stays off: the tests
 # ask for bit-for-bit determinism and 1e-12 agreement with the numpy twins.
@@ -100,7 +100,7 @@ def _bessel_i0(x):
 
 @numba.njit(**JIT)
 def fractional_delay_taps(frac):
-    """Numba twin of reference.fractional_delay_taps: (FRACTIONAL_TAPS,) float64 taps.
+    """Numba twin of naive.fractional_delay_taps (tests/naive.py): (FRACTIONAL_TAPS,) float64 taps.
 
     Delay (FRACTIONAL_TAPS//2 - 1 + frac) samples, 0 <= frac < 1; tap k sits at
     offset k - (FRACTIONAL_TAPS//2 - 1) from the integer delay.
@@ -172,7 +172,7 @@ def scatter_images(out, irs, delays, gains):
     out: (C, L) float64; irs: (N, C, Lh); delays: (N, C) in samples (float, >= 0);
     gains: (N,). For each n, c: out[c] += gains[n] * (irs[n, c] delayed by delays[n, c]).
     An integer delay is an exact shift; otherwise the FRACTIONAL_TAPS-tap
-    windowed-sinc of reference.fractional_delay_taps is applied, its first tap
+    windowed-sinc of fractional_delay_taps is applied, its first tap
     at floor(delay) - (FRACTIONAL_TAPS//2 - 1). Samples outside [0, L) are dropped.
     """
     n_img, n_ch, lh = irs.shape

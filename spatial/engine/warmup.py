@@ -52,8 +52,8 @@ ENGINE = [
      [("c8:2", "i8:1", "i8:1", "i8:1", "i8:1", "c8:2", "i8:1", "i8:1", "i8:1", "i8:1", "?:1",
        "c8:2", "i8", "i8")]),
 ]
-# the loudness meter of the delivered file and the LFE feed (spatial.mix.biquads.sosfilt)
-BIQUADS = [("spatial.mix.biquads", "_sosfilt_kernel", [("f8:2", "f8:2", "f8:3", "f8:2")])]
+# the loudness meter of the delivered file and the LFE feed (spatial.dsp.biquads.sosfilt)
+BIQUADS = [("spatial.dsp.biquads", "_sosfilt_kernel", [("f8:2", "f8:2", "f8:3", "f8:2")])]
 # a room: the early reflections (spatial.room.rir) and the send bus of the late tail
 ROOM = [
     ("spatial.engine.kernels", "scatter_images_many", [("f8:3", "f8:3", "f8:2", "f8:2")]),

@@ -36,6 +36,17 @@ class Spatialiser(Protocol):
         implementation; the free-field response from the front at 1 m is ~unity.
         """
 
+    def direction_spectra(self, directions: np.ndarray, n_fft: int
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The responses of directions (N, 3) as blends of stored spectra, for a moving
+        path that filters in the frequency domain: (S (Q, C, n_fft // 2 + 1) complex64,
+        rows (N, J) intp, weights (N, J) float64, delays (N, C) seconds); direction n's
+        response is sum_j weights[n, j] S[rows[n, j]], delayed by delays[n].
+
+        Binaural blends the HRTF set's measured spectra (:class:`SpectraFromResponses`
+        gives every other format its responses' own spectra, weight 1).
+        """
+
     def diffuse(self, noises: np.ndarray) -> np.ndarray:
         """(n_diffuse, L) independent, equally calibrated noises -> (C, L) diffuse tail.
 
@@ -47,7 +58,20 @@ class Spatialiser(Protocol):
         """
 
 
-class OmniSpatialiser:
+class SpectraFromResponses:
+    """Spatialiser.direction_spectra for formats without stored spectra to blend: each
+    direction's own response, its spectrum zero-padded to n_fft, weight 1."""
+
+    def direction_spectra(self, directions, n_fft: int):
+        from scipy import fft
+
+        irs, delays = self.responses(directions)
+        S = fft.rfft(np.asarray(irs, np.float64), n=n_fft, axis=-1).astype(np.complex64)
+        n = S.shape[0]
+        return S, np.arange(n).reshape(n, 1), np.ones((n, 1)), delays
+
+
+class OmniSpatialiser(SpectraFromResponses):
     """Mono output: an omnidirectional receiver at the listener position."""
 
     channels = (Channel("M"),)

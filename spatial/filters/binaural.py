@@ -10,6 +10,8 @@ reflections and head-locked beds, thus takes whatever equalisation the set has.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from spatial.filters.base import Channel
@@ -29,6 +31,8 @@ class BinauralSpatialiser:
         self.hrtf = hrtf
         self.fs = hrtf.fs
         self._model = None
+        self._spectra = {}  # n_fft -> (spectra (M, 2, F) complex64, computed (M,) bool)
+        self._lock = threading.Lock()
 
     def responses(self, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """directions (N, 3) unit vectors -> (irs (N, 2, L) min-phase HRIRs, delays_s (N, 2)).
@@ -37,6 +41,32 @@ class BinauralSpatialiser:
         the renderer adds the propagation delay.
         """
         return self.hrtf.interpolate(directions)
+
+    def direction_spectra(self, directions: np.ndarray, n_fft: int):
+        """(S, rows, weights, delays) as :meth:`Spatialiser.direction_spectra`: the set's
+        measured min-phase responses (spectra computed once per n_fft, when first used)
+        with the barycentric weights of HrtfSet.weights_for (by its numba twin
+        hull_weights), as :meth:`HrtfSet.interpolate` blends the HRIRs."""
+        from scipy import fft
+
+        from spatial.engine.motion_kernels import hull_weights
+
+        hrtf = self.hrtf
+        rows = np.empty((len(directions), 3), np.intp)
+        w = np.empty((len(directions), 3))
+        hull_weights(np.ascontiguousarray(directions, dtype=np.float64), *hrtf._hull, rows, w)
+        delays = np.sum(w[:, :, None] * hrtf.delays_s[rows], axis=1)
+        with self._lock:
+            if n_fft not in self._spectra:
+                m = hrtf.min_phase.shape[0]
+                self._spectra[n_fft] = (np.zeros((m, len(self.channels), n_fft // 2 + 1),
+                                                 np.complex64), np.zeros(m, bool))
+            spectra, have = self._spectra[n_fft]
+            if not have[rows].all():
+                new = np.unique(rows[~have[rows]])
+                spectra[new] = fft.rfft(hrtf.min_phase[new], n=n_fft, axis=-1)
+                have[new] = True
+        return spectra, rows, w, delays
 
     def diffuse_model(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(freqs (K,), rho (K,), power (2, K)) on a MODEL_FFT grid, power 1/3-octave smoothed."""

@@ -58,11 +58,9 @@ import yaml
 
 from spatial.errors import Problem, SceneError
 from spatial.filters.base import Channel
+from spatial.filters.formats import AMBISONIC_FORMATS, FORMATS
 
 DATA = Path(__file__).with_name("layouts.yaml")
-SPEAKER_FORMATS = ("stereo", "5.1", "7.1", "5.1.4", "7.1.4")
-AMBISONIC_FORMATS = ("foa", "hoa2", "hoa3")
-FORMATS = ("binaural", "mono") + SPEAKER_FORMATS + AMBISONIC_FORMATS + ("custom",)
 MIN_SEPARATION_DEG = 1.0  # custom speakers closer than this count as one position
 
 # WAVE_FORMAT_EXTENSIBLE speaker bits, in the file's canonical (ascending) order
@@ -150,7 +148,7 @@ def _fixed(fmt: str) -> Layout:
 
 
 def get_layout(output) -> Layout:
-    """The Layout of ``output`` (a :class:`spatial.scene.model.Output`).
+    """The Layout of ``output`` (a :class:`spatial.scene.parts.Output`).
 
     Raises SceneError (key "output.format" or "output.speakers...") for an
     unknown format, or a custom layout with fewer than 2 speakers, a duplicate

@@ -19,8 +19,9 @@ import numpy as np
 
 from spatial.errors import SceneError
 from spatial.filters.ambisonics import diffuse_weights, sh_matrix
-from spatial.filters.base import Channel, OmniSpatialiser
-from spatial.filters.layouts import AMBISONIC_FORMATS, FORMATS, Layout, get_layout
+from spatial.filters.base import Channel, OmniSpatialiser, SpectraFromResponses
+from spatial.filters.formats import AMBISONIC_FORMATS, FORMATS
+from spatial.filters.layouts import Layout, get_layout
 from spatial.filters.vbap import VbapPanner
 
 
@@ -31,7 +32,7 @@ def _noises(noises: np.ndarray, n: int) -> np.ndarray:
     return noises[:n]
 
 
-class PannerSpatialiser:
+class PannerSpatialiser(SpectraFromResponses):
     """Loudspeaker output through VBAP over ``layout`` (kind "speakers")."""
 
     def __init__(self, layout: Layout):
@@ -60,7 +61,7 @@ class PannerSpatialiser:
         return out
 
 
-class AmbisonicSpatialiser:
+class AmbisonicSpatialiser(SpectraFromResponses):
     """AmbiX (ACN, SN3D) output of order 1..3; channels ACN0 .. ACN{(order+1)^2 - 1}."""
 
     def __init__(self, order: int):
@@ -86,7 +87,7 @@ class AmbisonicSpatialiser:
 
 
 def make_spatialiser(output, fs: int, hrtf_loader=None):
-    """The Spatialiser for ``output`` (a :class:`spatial.scene.model.Output`).
+    """The Spatialiser for ``output`` (a :class:`spatial.scene.parts.Output`).
 
     "mono" -> OmniSpatialiser; "binaural" -> BinauralSpatialiser over
     ``hrtf_loader(output.hrtf, fs)`` (default :func:`spatial.filters.hrtf.load_hrtf`

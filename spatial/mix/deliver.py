@@ -66,7 +66,7 @@ def stem_names(loop) -> list[str]:
 def deliverables(scene, path, stems: bool = False) -> dict:
     """format -> (its file, {bus: its stem file}) of a render to `path`, before any work
     (the buses with stems are the roles the scene's sources have)."""
-    from spatial.scene.model import ROLES
+    from spatial.scene.parts import ROLES
 
     formats = scene.output.formats
     used = {s.role for s in scene.sources}
@@ -191,7 +191,7 @@ def deliver_memory(scene, p, progress=None, block_size=None, stems: bool = False
 def _deliver(scene, p, loop, places: dict, progress, buses) -> dict:
     """Pass 1 (every format's sinks fed by the one loop), then each format's master."""
     from spatial.filters.layouts import get_layout
-    from spatial.progress import progress_ticks
+    from spatial.progress import ProgressTicks
 
     fs, n = p.sample_rate, loop.length
     lengths = {fp.format: max(0, min(fp.length, loop.end) - loop.start) for fp in p.outputs}
@@ -201,7 +201,7 @@ def _deliver(scene, p, loop, places: dict, progress, buses) -> dict:
     meters = {fmt: MeterSink() for fmt in places}
     summaries = {fmt: {"target": target, "ceiling": ceiling, "gain_db": 0.0} for fmt in places}
     total = n + (sum(lengths.values()) if two_pass else 0)
-    with progress_ticks(progress, total) as tick:
+    with ProgressTicks(progress, total) as tick:
         try:
             sinks = {fmt: (place.temporary() if two_pass else place.direct()) + [meters[fmt]]
                      for fmt, place in places.items()}

@@ -3,11 +3,12 @@
 
 Called by :mod:`spatial.scene.validate` with its Checker, so problems name file,
 line and key like every other key. The dataclasses live in
-:mod:`spatial.scene.model` (Mix, Ducking, Transition).
+:mod:`spatial.scene.parts` (Mix, Ducking, Transition).
 """
 from __future__ import annotations
 
-from spatial.scene.model import ROLES, Ducking, Mix, Transition
+from spatial.scene.limits import GAIN_DB_RANGE, MAX_TIME_S
+from spatial.scene.parts import ROLES, Ducking, Mix, Transition
 from spatial.scene.yamlnodes import Checker, Node, show
 
 MIX_KEYS = ("buses", "ducking", "dialogue_enhancement", "dialogue_center")
@@ -19,10 +20,8 @@ LOUDNESS_PRESETS = {"ebu-r128": (-23.0, -1.0), "atsc-a85": (-24.0, -2.0),
                     "streaming": (-14.0, -1.0)}
 LOUDNESS_RANGE = (-70.0, 0.0)  # LUFS: below -70 is the absolute gate (silence)
 TRUE_PEAK_RANGE = (-30.0, 0.0)  # dBTP
-BUS_GAIN_RANGE = (-200.0, 60.0)  # dB, as source gains
 MAX_DEPTH_DB = 60.0
 MAX_ENHANCEMENT_DB = 30.0
-MAX_TIME_S = 24 * 3600.0
 
 
 def loudness(ck: Checker, m: dict) -> tuple[bool, float | None, float | None]:
@@ -108,8 +107,8 @@ def mix(ck: Checker, node: Node) -> Mix | None:
                 if role not in ROLES:
                     ok = False
                     continue
-                g = ck.number(value, f"mix.buses.{role}", low=BUS_GAIN_RANGE[0],
-                              high=BUS_GAIN_RANGE[1], unit="dB")
+                g = ck.number(value, f"mix.buses.{role}", low=GAIN_DB_RANGE[0],
+                              high=GAIN_DB_RANGE[1], unit="dB")
                 ok = ok and g is not None
                 buses[role] = g
         kw["buses"] = buses

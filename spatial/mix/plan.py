@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from spatial.plan import PlannedInput, RenderPlan, Stream, bed_filters, source_filter
-from spatial.scene.model import Scene, Source
+from spatial.scene.model import Scene
+from spatial.scene.parts import Source
 
 
 def bed_share(source: Source, t: np.ndarray) -> np.ndarray:

@@ -30,7 +30,6 @@ def warnings(scene) -> list[Problem]:
                            **scene.where("mix.dialogue_enhancement")))
     if m.dialogue_center:
         from spatial.mix.plan import centre_index
-        from spatial.scene.validate import FORMATS  # noqa: F401 (format is checked already)
 
         try:
             from spatial.filters.layouts import get_layout

@@ -49,7 +49,7 @@ import numpy as np
 
 from spatial.bands import BANDS_HZ, N_BANDS
 from spatial.geometry import SPEED_OF_SOUND
-from spatial.scene.model import FACES
+from spatial.scene.parts import FACES
 
 MIN_RT60_S = 0.05
 MAX_RT60_S = 30.0

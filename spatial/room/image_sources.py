@@ -39,7 +39,7 @@ import numpy as np
 from spatial.bands import BANDS_HZ, N_BANDS
 from spatial.geometry import SPEED_OF_SOUND
 from spatial.room.decay import room_absorption
-from spatial.scene.model import FACES
+from spatial.scene.parts import FACES
 
 MAX_ORDER = 30
 
@@ -134,7 +134,7 @@ def image_sources(room, source_pos, listener_pos, fs: int | None = None,
                   ) -> Reflections:
     """Image sources of `source_pos` heard at `listener_pos` in a shoebox `room`.
 
-    room: :class:`spatial.scene.model.Room`; positions in metres inside it.
+    room: :class:`spatial.scene.parts.Room`; positions in metres inside it.
     fs: unused by the geometry (kept for the planners' uniform signatures).
     max_delay_s: keep images arriving before this (seconds after emission;
         default room.crossover); the direct path is kept whatever its delay.

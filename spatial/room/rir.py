@@ -49,10 +49,11 @@ from spatial.bands import N_BANDS, combine
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND, world_to_listener
 from spatial.room.decay import air_absorption_coeffs, band_rt60
 from spatial.room.image_sources import Reflections, image_sources
-from spatial.room.late import crossover_fade, decay, tail_length
+from spatial.room.image_gains import image_gains
+from spatial.room.late import decay, tail_length
 
 from spatial.engine.kernels import scatter_images, scatter_images_many
-from spatial.engine.reference import FRACTIONAL_TAPS
+from spatial.engine.constants import FRACTIONAL_TAPS
 
 FADE_S = 0.01  # crossover fade length (capped at half the crossover time)
 SVD_TOLERANCE = 1e-6  # band-gain components below this (relative, -120 dB) are dropped
@@ -140,15 +141,12 @@ def early_filter(room, source_pos, listener_pos, listener_yaw_deg: float, spatia
         return EarlyFilter(render_reflections(refl, gains, listener_pos, listener_yaw_deg,
                                               spatialiser, fs), 0.0, 0.0, 1)
     refl = image_sources(room, source_pos, listener_pos, fs, max_delay_s=room.crossover)
-    gains = refl.band_gains.copy()
-    if room.air_absorption:
-        gains *= np.exp(-0.5 * air_absorption_coeffs()[None, :] * refl.distances_m[:, None])
-    # power-complementary crossover: images fade out as the tail fades in
-    tail_in = crossover_fade(refl.delays_s, room.crossover, fade_length(room))
-    fade = np.sqrt(np.clip(1.0 - tail_in ** 2, 0.0, 1.0))
-    fade[0] = 1.0  # the direct path is never faded
-    gains *= fade[:, None]
-    live = np.flatnonzero((fade > 0) & np.any(gains > 0, axis=1))
+    # air absorption, and the power-complementary crossover: images fade out as the
+    # tail fades in (a faded-out image has zero gains); the direct path is never faded
+    gains = image_gains(refl.band_gains, refl.distances_m, refl.delays_s,
+                        air_absorption_coeffs() if room.air_absorption else None,
+                        room.crossover, fade_length(room), direct_first=True)
+    live = np.flatnonzero(np.any(gains > 0, axis=1))
     live = live if live.size and live[0] == 0 else np.concatenate([[0], live])
     refl = Reflections(refl.positions_m[live], refl.band_gains[live], refl.order[live],
                        refl.distances_m[live])

@@ -15,8 +15,9 @@ import os
 from pathlib import Path
 
 from spatial.errors import Problem, SceneError
-from spatial.scene.model import Scene
-from spatial.scene.validate import ROOM_KEYS, build, geometry_problems
+from spatial.scene.model import Scene, build
+from spatial.scene.placement import geometry_problems
+from spatial.scene.validate import ROOM_KEYS
 from spatial.scene.merge import drop_removes, merge
 from spatial.scene.yamlnodes import Node, closest, read
 

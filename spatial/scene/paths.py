@@ -9,14 +9,13 @@ with the rest of the geometry (:func:`keyframe_problems`).
 from __future__ import annotations
 
 from spatial.errors import Problem
-from spatial.scene.model import Keyframe
+from spatial.scene.limits import MAX_EXTENT_M, MAX_TIME_S
+from spatial.scene.parts import Keyframe
 from spatial.scene.yamlnodes import Checker, Node, show
 from spatial.trajectory import INTERPOLATIONS
 
 KEYFRAME_KEYS = ("t", "position")
 LISTENER_KEYFRAME_KEYS = ("t", "position", "yaw")
-MAX_EXTENT_M = 1000.0
-MAX_TIME_S = 24 * 3600.0
 
 
 def keyframes(ck: Checker, node: Node, key: str, listener: bool = False

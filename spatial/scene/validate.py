@@ -1,32 +1,34 @@
 """Check a merged scene tree (:class:`~spatial.scene.yamlnodes.Node`) key by key
-and build the frozen :class:`~spatial.scene.model.Scene`.
+and build the parts (:mod:`spatial.scene.parts`) and the fields of the frozen
+:class:`~spatial.scene.model.Scene`, which the model makes (so the model imports
+the checks and the checks never import the model).
 
 Every problem is collected (file, 1-based line, key path) and raised together
 as one SceneError by the caller, so a sound designer fixes a file in one pass.
 
-Scenes made in code go through the same checks: :func:`check_scene` turns a
-Scene back into the tree its scene file would have given (:func:`scene_tree`)
-and builds it again, so the messages are the file's, naming the key.
+Scenes made in code go through the same checks:
+:func:`spatial.scene.model.check_scene` turns a Scene back into the tree its scene
+file would have given (:func:`spatial.scene.tree.scene_tree`) and builds it again,
+so the messages are the file's, naming the key. Where the listener and sources are
+in the room is checked in :mod:`spatial.scene.placement`.
 
-Bounds are what the renderer can render correctly in reasonable time and
-memory: gains within -200..+60 dB, rooms and positions within 1 km, rt60 within
-the tail's 0.05..30 s, crossover up to 1 s, image order up to 30, times up to 24 h.
+Bounds (:mod:`spatial.scene.limits` for those shared with other checks) are what
+the renderer can render correctly in reasonable time and memory: gains within
+-200..+60 dB, rooms and positions within 1 km, rt60 within the tail's 0.05..30 s,
+crossover up to 1 s, image order up to 30, times up to 24 h.
 """
 from __future__ import annotations
 
-import dataclasses
-import math
 from pathlib import Path
 
-import numpy as np
-
 from spatial.errors import Problem, SceneError
-from spatial.scene.model import (DECAY_FORMULAS, FACES, ROLES, ROOM_MODELS, Listener, Output,
-                                 Room, Scene, Source, Speaker, checked)
-from spatial.scene.yamlnodes import Checker, Node, closest, locations, show
+from spatial.filters.formats import FORMATS
+from spatial.scene.limits import GAIN_DB_RANGE, MAX_EXTENT_M, MAX_TIME_S
+from spatial.scene.parts import (DECAY_FORMULAS, FACES, ROLES, ROOM_MODELS, Listener, Output,
+                                 Room, Source, Speaker)
+from spatial.scene.placement import geometry_problems
+from spatial.scene.yamlnodes import Checker, Node, closest, show
 
-FORMATS = ("binaural", "mono", "stereo", "5.1", "7.1", "5.1.4", "7.1.4", "foa", "hoa2", "hoa3",
-           "custom")
 TOP_KEYS = ("sample_rate", "duration", "seed", "extends", "room", "listener", "sources", "output",
             "mix")
 ROOM_KEYS = ("preset", "dimensions", "rt60", "materials", "air_absorption", "model", "decay",
@@ -40,16 +42,9 @@ OUTPUT_KEYS = ("format", "hrtf", "hrtf_eq", "speakers", "lfe", "loudness", "true
 SPEAKER_KEYS = ("name", "azimuth", "elevation")
 SAMPLE_RATE_RANGE = (8000, 192000)
 AIR_ABSORPTION_VOLUME_M3 = 100.0  # default: air absorption on in rooms larger than this
-# closer than this to the listener a source has no direction: rejected. (Between this and
-# spatial.geometry.MIN_DISTANCE_M, 0.1 m, the level stops rising: 1/r is floored there.)
-MIN_SOURCE_DISTANCE_M = 0.01
-GAIN_DB_RANGE = (-200.0, 60.0)  # source gain_db and room tail_gain_db
-MAX_EXTENT_M = 1000.0  # room dimensions and |coordinates|: at most ~3 s of propagation
 RT60_RANGE_S = (0.05, 30.0)  # the tail's range (spatial.room.decay clips the decays to it)
 MAX_CROSSOVER_S = 1.0
 MAX_ORDER = 30  # image-source order (spatial.room.image_sources.MAX_ORDER)
-MAX_TIME_S = 24 * 3600.0  # duration and start
-AXES = "xyz"
 POSITION = dict(low=-MAX_EXTENT_M, high=MAX_EXTENT_M, unit="m")
 
 
@@ -351,104 +346,15 @@ def _lfe(ck: Checker, node: Node) -> tuple[str, ...] | None:
     return None if None in roles else tuple(dict.fromkeys(roles))
 
 
-# -- geometry ----------------------------------------------------------------------------
-
-def geometry_problems(room: Room | None, listener: Listener | None, sources, where) -> list:
-    """Listener and diegetic sources strictly inside the room, no source on the listener.
-
-    sources: (index, Source) pairs; where(key) -> file/line/key keyword arguments.
-    """
-    problems = []
-    dims = room.dimensions if room is not None else None
-    size = "" if dims is None else " x ".join(f"{d:g}" for d in dims) + " m"
-
-    def inside(point, who, key):
-        if dims is None or point is None:
-            return
-        bad = [f"{AXES[i]} = {p:g} m is not between 0 and {d:g} m"
-               for i, (p, d) in enumerate(zip(point, dims)) if not 0.0 < p < d]
-        if bad:
-            problems.append(Problem(f"{who} is outside the room: {'; '.join(bad)} "
-                                    f"(room {size}; positions must be strictly inside)",
-                                    **where(key)))
-
-    from spatial.scene.paths import keyframe_problems
-
-    lpos = listener.position if listener is not None else None
-    if listener is not None and listener.path:
-        keyframe_problems(listener.path, "the listener", "listener.path", inside)
-        lpos = None if len(listener.path) > 1 else listener.path[0].position
-    if lpos is not None and not all(math.isfinite(v) for v in lpos):
-        problems.append(Problem(f"listener position must be finite, got {lpos}",
-                                **where("listener.position")))
-        lpos = None
-    inside(lpos, "the listener", "listener.position")
-    for i, s in sources:
-        key = f"sources[{i}].position"
-        if not s.diegetic:
-            continue
-        if s.position is None and s.path:
-            keyframe_problems(s.path, f"source '{s.name}'", f"sources[{i}].path", inside)
-            continue
-        if s.position is None:
-            problems.append(Problem(f"source '{s.name}' has no position (only beds with "
-                                    "diegetic: false may omit it)", **where(key)))
-            continue
-        if not all(math.isfinite(v) for v in s.position):
-            problems.append(Problem(f"source '{s.name}' position must be finite, got "
-                                    f"{s.position}", **where(key)))
-            continue
-        inside(s.position, f"source '{s.name}'", key)
-        if lpos is not None:
-            d = math.dist(s.position, lpos)
-            if d < MIN_SOURCE_DISTANCE_M:
-                problems.append(Problem(
-                    f"source '{s.name}' is at the listener position ({d * 100:.2g} cm away; "
-                    f"keep it at least {MIN_SOURCE_DISTANCE_M * 100:g} cm from the listener)",
-                    **where(key)))
-    return problems
-
-
 # -- the whole scene ---------------------------------------------------------------------
 
-def build(root: Node, problems: list[Problem], path: Path | None,
-          room_complete: bool = True, complete: bool = True) -> Scene | None:
-    """Validate the merged tree; returns the Scene, or None if problems were found.
-    room_complete=False: the room's preset (or base) failed, do not ask for its keys;
-    complete=False: the base scene failed, do not ask for required keys at all."""
-    locs = locations(root)
-    default_file = str(path) if path is not None else root.file
-    scene = _build(root, problems, path, locs, default_file, room_complete, complete)
-    if scene is not None:  # remember what was loaded, to tell keys changed in code later
-        values = _flat(_plain(scene))
-        object.__setattr__(scene, "loaded", {k: (v, locs.get(k)) for k, v in values.items()})
-    return scene
-
-
-def check_scene(scene: Scene) -> Scene:
-    """The scene with its values checked and normalised exactly as a scene file's would
-    be (tuples of floats, absolute paths, materials per face and band).
-
-    For scenes made or changed in code; raises SceneError naming each bad key, at
-    its call (with_source, ...), its line in the scene file if it still has the value
-    it was loaded with, or no location."""
-    locs = _fresh_locations(scene)
-    if scene.path is not None:
-        base_dir = Path(scene.path).expanduser().resolve().parent
-    else:
-        base_dir = Path.cwd()
-    root = scene_tree(scene, locs, base_dir)
-    problems: list[Problem] = []
-    good = _build(root, problems, scene.path, locs, None)
-    if problems or good is None:
-        raise SceneError(problems or [Problem("invalid scene")])
-    with checked():
-        return dataclasses.replace(good, path=scene.path, locations=locs, loaded=scene.loaded)
-
-
-def _build(root: Node, problems: list[Problem], path: Path | None, locs: dict,
-           default_file: str | None, room_complete: bool = True,
-           complete: bool = True) -> Scene | None:
+def scene_fields(root: Node, problems: list[Problem], path: Path | None, locs: dict,
+                 default_file: str | None, room_complete: bool = True,
+                 complete: bool = True) -> dict | None:
+    """The checked fields of the Scene (keyword arguments; the Scene is made by
+    :mod:`spatial.scene.model`), or None if problems were found and added to
+    `problems`. room_complete=False: the room's preset (or base) failed, do not ask
+    for its keys; complete=False: the base scene failed, do not ask for required keys."""
     ck = Checker(problems)
     n_before = len(problems)
     m = ck.mapping(root, "", TOP_KEYS, required=("listener", "sources") if complete else ())
@@ -488,81 +394,5 @@ def _build(root: Node, problems: list[Problem], path: Path | None, locs: dict,
     if (len(problems) > n_before or any(v is None for v in kw.values()) or listener is None
             or not sources or None in sources or output is None):
         return None
-    with checked():
-        return Scene(listener=listener, sources=tuple(sources), output=output, room=room,
-                     path=path, locations=locs, **kw)
-
-
-# -- a scene made in code, as the tree of its scene file ----------------------------------
-
-NOT_KEYS = {Scene: ("path", "locations", "loaded")}  # fields that are not scene keys
-
-
-def _plain(value):
-    """A value made in code as a scene file would hold it: dataclasses as mappings of
-    their keys (optional keys left at None omitted), tuples and arrays as lists, paths
-    as text, numpy scalars as Python numbers; anything else as it is, for the checks."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {}
-        for f in dataclasses.fields(value):
-            if f.name in NOT_KEYS.get(type(value), ()):
-                continue
-            v = getattr(value, f.name)
-            if v is None and f.default is None:
-                continue  # an optional key not given
-            out[f.name] = _plain(v)
-        return out
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _flat(value, path: str = "") -> dict:
-    """Every key path of a plain tree -> its value."""
-    out = {path: value} if path else {}
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out.update(_flat(v, f"{path}.{k}" if path else k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out.update(_flat(v, f"{path}[{i}]"))
-    return out
-
-
-def _fresh_locations(scene: Scene) -> dict:
-    """The scene's locations without those of keys changed in code since loading (a
-    location the loader set, for a value that is no longer the loaded one)."""
-    if not scene.loaded:
-        return dict(scene.locations)
-    now = _flat(_plain(scene))
-    out = {}
-    for key, loc in scene.locations.items():
-        old = scene.loaded.get(key)
-        if old is not None and old[1] == loc and (key not in now or now[key] != old[0]):
-            continue
-        out[key] = loc
-    return out
-
-
-def scene_tree(scene: Scene, locs: dict, base_dir: Path) -> Node:
-    """The Node tree a scene file would have given for `scene`: each key at its location
-    in `locs` (else none), relative paths against base_dir."""
-
-    def node(value, path: str) -> Node:
-        file, line = locs.get(path, (None, None)) if path else (None, None)
-        out = Node(None, file, line, base_dir)
-        if isinstance(value, dict):
-            out.value = {k: node(v, f"{path}.{k}" if path else k) for k, v in value.items()}
-        elif isinstance(value, list):
-            out.value = [node(v, f"{path}[{i}]") for i, v in enumerate(value)]
-        else:
-            out.value = value
-        return out
-
-    return node(_plain(scene), "")
+    return dict(listener=listener, sources=tuple(sources), output=output, room=room,
+                path=path, locations=locs, **kw)

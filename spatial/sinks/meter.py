@@ -1,14 +1,14 @@
 """The meter sink: loudness, loudness range, peaks, clipping, dialogue-to-background."""
 from __future__ import annotations
 
-from spatial.mix.loudness import Meter, TruePeak, channel_weights, db, dialogue_to_background
+from spatial.dsp.loudness import Meter, TruePeak, channel_weights, db, dialogue_to_background
 from spatial.sinks.base import BusView
 
 
 class MeterSink:
     """Measures view.mix block by block (BS.1770-4 loudness and EBU Tech 3342 range,
-    :class:`spatial.mix.loudness.Meter`; true and sample peak and the samples above
-    full scale, :class:`~spatial.mix.loudness.TruePeak`) and, when the views carry
+    :class:`spatial.dsp.loudness.Meter`; true and sample peak and the samples above
+    full scale, :class:`~spatial.dsp.loudness.TruePeak`) and, when the views carry
     them, view.dialogue against view.background. Writes no file."""
 
     def __init__(self):

@@ -1,5 +1,5 @@
 """A look-ahead true-peak limiter: no sample, and no point between samples (4x
-oversampled, as :class:`spatial.mix.loudness.TruePeak` measures), above the ceiling.
+oversampled, as :class:`spatial.dsp.loudness.TruePeak` measures), above the ceiling.
 
 The gain is computed from the programme itself, read ahead, and is a smooth
 curve (no clicks, no overshoot):
@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from spatial.mix.loudness import interpolator, oversampled_peak
+from spatial.dsp.loudness import interpolator, oversampled_peak
 
 ATTACK_S = 0.0015  # B and M: the two box filters (attack and release ramps of 3 ms)
 HOLD_S = 0.04  # a reduction is held this long after the peak (longer than a 25 Hz cycle)

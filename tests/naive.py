@@ -1,13 +1,14 @@
-"""Plain numpy twins of the numba kernels in :mod:`spatial.engine.kernels`.
-
-Slow and obvious on purpose: the tests compare every kernel against these.
+"""Plain numpy twins of the numba kernels in :mod:`spatial.engine.kernels` (and
+of other kernels' arithmetic), as stumpy's ``tests/naive.py``: slow and obvious
+on purpose; the tests compare every kernel against these. Only the tests import
+this module; the constants it shares with the kernels are in
+:mod:`spatial.engine.constants`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-FRACTIONAL_TAPS = 32  # windowed-sinc length of the fractional delay
-KAISER_BETA = 8.0
+from spatial.engine.constants import FRACTIONAL_TAPS, KAISER_BETA
 
 
 def fractional_delay_taps(frac: float) -> np.ndarray:
@@ -131,3 +132,29 @@ def convolve_reference(signals, filters, length: int | None = None) -> np.ndarra
         y = fftconvolve(sig[None, :], filt, axes=1)
         out[:, :y.shape[1]] += y
     return out[:, :max(n, 0)]
+
+
+def image_weights(tau, pos, lis_pos, yaw, band_gains, air, room, fade):
+    """Numpy twin of spatial.engine.emission.image_weights: (N, M, 26) gains x pan
+    weights of image taps (tau (N, M), emission positions (N, M, 3), listener (M, 3),
+    yaw (M,) degrees, band_gains (N, 7), air (7,) or None), from the package's own
+    image-source gains (:func:`spatial.room.image_gains.image_gains`), rotation
+    (:func:`spatial.geometry.world_to_head`) and pan weights."""
+    from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND, world_to_head
+    from spatial.motion import pan_weights
+    from spatial.room.image_gains import image_gains
+
+    dist = tau * SPEED_OF_SOUND
+    g = image_gains(band_gains[:, None, :], dist, tau, air, room.crossover, fade)
+    amp = np.sqrt(np.mean(g * g, axis=-1)) / np.maximum(dist, MIN_DISTANCE_M)
+    dirs = _unit(world_to_head(pos - lis_pos[None], yaw[None, :]))
+    w = pan_weights(dirs) * amp[..., None]  # (N, M, 26)
+    w[w < 1e-7 * max(float(w.max()), 1e-30)] = 0.0
+    return w
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    out = np.where(n > 1e-9, v / np.where(n > 1e-9, n, 1.0), 0.0)
+    out[..., 0] = np.where(n[..., 0] > 1e-9, out[..., 0], 1.0)  # at the head: the front
+    return out

@@ -14,7 +14,7 @@ the measures need, so a programme of any length is measured in bounded memory
 
 K-weighting is the two biquads of BS.1770 (the high shelf of the head and the
 RLB high-pass) designed for any rate as in libebur128 (exact at 48 kHz); the
-filters keep their state between blocks (:func:`spatial.mix.biquads.sosfilt`, a numba
+filters keep their state between blocks (:func:`spatial.dsp.biquads.sosfilt`, a numba
 kernel: scipy.signal is not imported on a render's path, it costs ~0.6 s of start-up).
 
 Channel weights (BS.1770-4 table 4): the LFE does not count; loudspeakers at
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spatial.mix.biquads import sosfilt
+from spatial.dsp.biquads import sosfilt
 
 STEP_S = 0.1  # the meter's resolution: 100 ms steps
 GATE_BLOCKS = 4  # 400 ms gating block = 4 steps (75 % overlap)

@@ -1,0 +1,9 @@
+"""The bounds a scene's values are checked against, one home for each: what the
+renderer can render correctly in reasonable time and memory. Read by the checks
+(:mod:`spatial.scene.validate`, :mod:`spatial.scene.paths`, :mod:`spatial.mix.keys`).
+"""
+from __future__ import annotations
+
+MAX_TIME_S = 24 * 3600.0  # s: duration, start, keyframe times, transitions
+MAX_EXTENT_M = 1000.0  # room dimensions and |coordinates|: at most ~3 s of propagation
+GAIN_DB_RANGE = (-200.0, 60.0)  # dB: source gain_db, room tail_gain_db, bus gains
