@@ -90,3 +90,21 @@ def fibonacci_sphere(n: int) -> np.ndarray:
     phi = np.pi * (1.0 + 5.0 ** 0.5) * i
     r = np.sqrt(1.0 - z * z)
     return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
+
+
+def planned_signal(p, inp, fs: int = FS) -> np.ndarray:
+    """Planned input `inp` of plan p as one whole signal at the scene rate fs (its
+    file read at once, downmixed for a point source, resampled, gained and placed at its
+    start): the independent input of the whole-signal references."""
+    import soxr
+
+    st = p.streams[inp.stream]
+    data, fs_in = sf.read(str(st.info.path), dtype="float64", always_2d=True)
+    if st.mono:
+        data = data.mean(axis=1, keepdims=True)
+    if fs_in != fs:
+        data = soxr.resample(data, fs_in, fs, quality="VHQ")
+    x = np.zeros(p.length)
+    seg = st.gain * data[:, inp.channel][:max(p.length - inp.start, 0)]
+    x[inp.start:inp.start + seg.size] = seg
+    return x

@@ -9,10 +9,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import soundfile as sf
-import soxr
 from scipy.signal import fftconvolve
 
-from helpers import noise_file
+from helpers import noise_file, planned_signal
 
 import spatial
 from spatial import routing
@@ -47,19 +46,6 @@ def _scene(tmp_path, fmt="binaural", room=True, moving=False, mix=None) -> Scene
                  mix=mix or Mix())
 
 
-def _signal(p, inp) -> np.ndarray:
-    st = p.streams[inp.stream]
-    data, fs_in = sf.read(str(st.info.path), dtype="float64", always_2d=True)
-    if st.mono:
-        data = data.mean(axis=1, keepdims=True)
-    if fs_in != FS:
-        data = soxr.resample(data, fs_in, FS, quality="VHQ")
-    x = np.zeros(p.length)
-    seg = st.gain * data[:, inp.channel][:max(p.length - inp.start, 0)]
-    x[inp.start:inp.start + seg.size] = seg
-    return x
-
-
 def _reference(p, scene, roles, f) -> np.ndarray:
     """Format f's bus of `roles`: sum_i g_i x_i * filt_i + (sum_i g_i s_i x_i) * tail,
     from whole signals (g_i the bus gain of input i), (n, C)."""
@@ -69,7 +55,7 @@ def _reference(p, scene, roles, f) -> np.ndarray:
     for inp in p.inputs:
         if inp.role not in roles:
             continue
-        x = _signal(p, inp) * 10.0 ** (routing.bus_gain_db(scene, inp.role) / 20.0)
+        x = planned_signal(p, inp, FS) * 10.0 ** (routing.bus_gain_db(scene, inp.role) / 20.0)
         y = fftconvolve(x[None, :], inp.filters[f], axes=1)[:, :p.length]
         out[:, :y.shape[1]] += y
         if inp.send_gain:

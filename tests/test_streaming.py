@@ -15,7 +15,7 @@ import soundfile as sf
 import soxr
 from scipy.signal import fftconvolve
 
-from helpers import noise_file
+from helpers import noise_file, planned_signal
 
 import spatial
 from spatial.loop import RenderLoop
@@ -85,15 +85,7 @@ def _reference(p, scene: Scene) -> np.ndarray:
     out = np.zeros((p.n_channels, p.length))
     send = np.zeros(p.length)
     for inp in p.inputs:
-        st = p.streams[inp.stream]
-        data, fs_in = sf.read(str(st.info.path), dtype="float64", always_2d=True)
-        if st.mono:
-            data = data.mean(axis=1, keepdims=True)
-        if fs_in != FS:
-            data = soxr.resample(data, fs_in, FS, quality="VHQ")
-        x = np.zeros(p.length)
-        seg = st.gain * data[:, inp.channel][:max(p.length - inp.start, 0)]
-        x[inp.start:inp.start + seg.size] = seg
+        x = planned_signal(p, inp, FS)
         y = fftconvolve(x[None, :], inp.filt, axes=1)[:, :p.length]
         out[:, :y.shape[1]] += y
         if inp.send_gain:
