@@ -105,7 +105,6 @@ def cmd_render(args) -> int:
     if args.start is not None or args.end is not None:  # a passage: at most that long
         from spatial.renderer import passage
 
-        fs = scene.sample_rate
         a, b = passage(scene, types.SimpleNamespace(length=frames), args.start, args.end,
                        ("--start", "--end"))
         frames = (frames if b is None else min(frames, b)) - a

@@ -22,7 +22,6 @@ The feeds join the static inputs of the engine's stage 1; the direct output is a
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import weakref
 from concurrent.futures import ThreadPoolExecutor

@@ -9,7 +9,6 @@ All three run the same loop on the same plan, so they give the same samples.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from dataclasses import dataclass, field
 

@@ -8,7 +8,6 @@ source and a counter-turning listener; clicks against the static render.
 from __future__ import annotations
 
 import dataclasses
-import textwrap
 from pathlib import Path
 
 import numpy as np
