@@ -49,7 +49,7 @@ def _cpus() -> int:
 def preroll(p: RenderPlan) -> int:
     """Samples before a passage that still sound in it: the longest filter or tail."""
     ring = max((f.shape[1] for inp in p.inputs for f in inp.filters), default=1)
-    for fp in p.outputs:
+    for fp in p.rendered:
         if fp.tail is not None:
             ring = max([ring] + [inp.send_delay + fp.tail.shape[1] for inp in p.inputs
                                  if inp.send_gain])
@@ -89,27 +89,34 @@ class RenderLoop:
         # next to the direct paths in this one; engine lanes on top would only contend
         self.engine = eng = BlockConvolver(B, rt.n_channels, dtype=np.float32,
                                            threads=1 if moving else self.threads)
-        n_formats, n_buses = len(p.outputs), len(rt.buses)
+        n_formats, n_buses = len(p.rendered), len(rt.buses)
+        live = [f for f in range(n_formats) if rt.live(f)]
+        tap = rt.tap
         for i, inp in enumerate(p.inputs):
             s = eng.add_input()
             if inp.moving:
                 continue  # spatial.motion_render renders it
-            for f in range(n_formats):
+            for f in live:
                 eng.add_route(s, inp.filters[f], rt.group(f, rt.input_bus[i]).offset)
+            if tap is not None and rt.tapped[i]:
+                eng.add_route(s, inp.filters[tap.format], tap.offset)
         # each bus's send to the tail: a gain and a delay line per input
         # (spatial.engine.kernels.send_bus); the send is one more input of the engine,
         # its filter each format's tail: it joins the others in the frequency domain
         self.sends = []  # (row, inputs, gains, delays, lines, idle) per bus with sends
-        tails = any(fp.tail is not None for fp in p.outputs)
-        for k in range(n_buses):
-            idx = [i for i, inp in enumerate(p.inputs)
-                   if inp.send_gain != 0.0 and rt.input_bus[i] == k]
-            if not tails or not idx:
+        tails = any(fp.tail is not None for fp in p.rendered)
+        targets = [(k, [(f, rt.group(f, k).offset) for f in live]) for k in range(n_buses)]
+        if tap is not None:
+            targets.append((-1, [(tap.format, tap.offset)]))  # the dialogue's own send
+        for k, where in targets:
+            idx = [i for i, inp in enumerate(p.inputs) if inp.send_gain != 0.0 and
+                   (rt.input_bus[i] == k if k >= 0 else rt.tapped[i])]
+            where = [(f, o) for f, o in where if p.rendered[f].tail is not None]
+            if not tails or not idx or not where:
                 continue
             row = eng.add_input()
-            for f, fp in enumerate(p.outputs):
-                if fp.tail is not None:
-                    eng.add_route(row, fp.tail, rt.group(f, k).offset)
+            for f, o in where:
+                eng.add_route(row, p.rendered[f].tail, o)
             delays = np.array([p.inputs[i].send_delay for i in idx], np.int64)
             self.sends.append((row, np.array(idx, np.int64),
                                np.array([p.inputs[i].send_gain for i in idx], np.float64),
@@ -213,11 +220,15 @@ class RenderLoop:
         p, B, rt = self.plan, self.block_size, self.routing
         S = self.n_rows
         n_buses = len(rt.buses)
-        dlg = rt.bus_index("dialogue") if n_buses > 1 else None  # D/B: dialogue apart
         group_out = [np.zeros((B, g.width), np.float32) for g in rt.groups]
         mixes = [group_out[f * n_buses] if n_buses == 1 else
-                 np.zeros((B, fp.n_channels), np.float32) for f, fp in enumerate(p.outputs)]
-        backs = [np.zeros((B, fp.n_channels), np.float32) for fp in p.outputs]
+                 np.zeros((B, fp.n_channels), np.float32)
+                 for f, fp in enumerate(p.rendered)]
+        fm = rt.meter  # dialogue-to-background: the meter format's dialogue and the rest
+        dlg = None if fm is None else (rt.bus_index("dialogue") if rt.tap is None else -1)
+        if fm is not None:
+            tap_out = np.zeros((B, p.rendered[fm].n_channels), np.float32)
+            back = np.zeros_like(tap_out)
         # two sets of row buffers: the reader threads fill one while the engine uses the other
         rows = [np.zeros((S, B)), np.zeros((S, B))]
         active = [np.zeros(S, bool), np.zeros(S, bool)]
@@ -254,12 +265,12 @@ class RenderLoop:
                     out = self.motion.process(b, t0, rows[cur], active[cur])
                 lo = max(self.start - t0, 0)  # the pre-roll is rendered, not handed out
                 if lo < B:
-                    views = {}
-                    for f, fp in enumerate(p.outputs):
+                    views, meter = {}, None
+                    for f, fp in enumerate(p.rendered):
                         hi = min(B, min(fp.length, self.end) - t0)
                         n = max(hi - lo, 0)
-                        if n == 0:
-                            continue  # this format has ended (its filters ring shorter)
+                        if n == 0 or not rt.live(f):
+                            continue  # ended (its filters ring shorter), or not rendered
                         bus_blocks = []
                         for k in range(n_buses):
                             g = rt.group(f, k)
@@ -271,13 +282,23 @@ class RenderLoop:
                             mix[:] = bus_blocks[0]
                             for blk in bus_blocks[1:]:
                                 mix += blk
-                        dialogue = background = None
-                        if dlg is not None:
-                            dialogue = bus_blocks[dlg]
-                            background = np.subtract(mix, dialogue, out=backs[f][:n])
+                        if f == fm:
+                            if dlg == -1:
+                                dialogue = tap_out[:n]
+                                dialogue[:] = out[rt.tap.offset:rt.tap.offset + rt.tap.width,
+                                                  lo:lo + n].T
+                            else:
+                                dialogue = bus_blocks[dlg]
+                            meter = (dialogue, np.subtract(mix, dialogue, out=back[:n]))
+                        if f in rt.hidden:
+                            continue  # rendered for the meter only
                         buses = ({name: bus_blocks[k] for k, (name, _) in enumerate(rt.buses)}
                                  if rt.stems else {})
-                        views[fp.format] = BusView(mix, buses, dialogue, background)
+                        views[fp.format] = BusView(mix, buses)
+                    if meter is not None:
+                        for name, v in views.items():
+                            m = min(v.frames, meter[0].shape[0])
+                            views[name] = BusView(v.mix, v.buses, meter[0][:m], meter[1][:m])
                     yield views
                 if pool is None and b + 1 < self.n_blocks:
                     read(b + 1)

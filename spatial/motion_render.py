@@ -54,7 +54,7 @@ class _State:
 
 class MotionProcessor:
     """The moving path of a RenderPlan (p.motion; with several formats, each format's
-    p.outputs[f].motion), feeding the loop's engine.
+    p.rendered[f].motion), feeding the loop's engine.
 
     Registers the inputs it feeds in `engine` (per bus with moving sources: the virtual
     directions, routed through each format's head-locked filters; per source: its
@@ -64,7 +64,7 @@ class MotionProcessor:
     """
 
     def __init__(self, p, block: int, engine, routing):
-        outputs = p.outputs
+        outputs = p.rendered
         mp: MotionPlan = outputs[0].motion
         self.mp, self.B, self.stage1 = mp, int(block), engine
         self.motions = [fp.motion for fp in outputs]
@@ -79,28 +79,43 @@ class MotionProcessor:
         rt = routing
         self.bus = [rt.input_bus[s.input] for s in self.sources]  # each source's bus
         n_f = len(outputs)
-        self.offsets = [[rt.group(f, k).offset for k in range(len(rt.buses))]
-                        for f in range(n_f)]
+        # the formats rendered, and per format its groups' offsets by bus; the dialogue's
+        # tap (spatial.routing: without stems, one bus) is bus T of its format alone
+        self.live = [f for f in range(n_f) if rt.live(f)]
+        T = self.T = len(rt.buses)
+        self.offsets = [{k: rt.group(f, k).offset for k in range(T)} for f in range(n_f)]
+        self.tapped = set()
+        if rt.tap is not None:
+            self.offsets[rt.tap.format][T] = rt.tap.offset
+            self.tapped = {j for j, s in enumerate(self.sources) if rt.tapped[s.input]}
         self.C = [fp.n_channels for fp in outputs]
+
+        def formats_of(k):  # where bus k is rendered
+            return [f for f in self.live if k in self.offsets[f]]
+
         # the virtual directions: 26 inputs per bus with moving sources, each routed
-        # through every format's filter for that direction into that bus's group
+        # through every format's filter for that direction into that bus's group (the
+        # tap's feeds hold the dialogue's images, added into its bus's before the engine)
         self.n_dirs = len(mp.direction_filters)
-        self.feed_bus = sorted(set(self.bus)) if self.n_dirs else []
+        feed_bus = set(self.bus) | ({T} if self.tapped else set())
+        self.feed_bus = sorted(feed_bus) if self.n_dirs else []
         self.first_dir = {}
         for k in self.feed_bus:
             self.first_dir[k] = engine.n_inputs
             for d in range(self.n_dirs):
                 s = engine.add_input()
-                for f, m in enumerate(self.motions):
-                    engine.add_route(s, m.direction_filters[d], self.offsets[f][k])
+                for f in formats_of(k):
+                    engine.add_route(s, self.motions[f].direction_filters[d],
+                                     self.offsets[f][k])
         self.rem_row = {}
         for j, src in enumerate(self.sources):
             rems = [m.sources[j].remainder for m in self.motions]
             if any(r is not None for r in rems):
                 self.rem_row[j] = s = engine.add_input()
-                for f, r in enumerate(rems):
-                    if r is not None:
-                        engine.add_route(s, r, self.offsets[f][self.bus[j]])
+                for k in [self.bus[j]] + ([T] if j in self.tapped else []):
+                    for f in formats_of(k):
+                        if rems[f] is not None:
+                            engine.add_route(s, rems[f], self.offsets[f][k])
         self.rows = np.zeros((engine.n_inputs, self.B))
         # the virtual directions' feeds in single precision (as the engine takes them):
         # the worker's, and those of the images read by this thread, per bus
@@ -177,7 +192,7 @@ class MotionProcessor:
             directs.append(direct_dir)
             if images is None:
                 continue
-            fb = self.feed_of[self.bus[k]]
+            fb = self.feed_of[self.T if k in self.tapped else self.bus[k]]
             if k % MAIN_SHARE == MAIN_SHARE - 1:
                 own.append((images, fb))
             else:  # the worker runs these image kernels, in source order
@@ -207,6 +222,8 @@ class MotionProcessor:
     def _stage1(self, x, feeds, mine) -> np.ndarray:
         if mine is not None:
             feeds += mine
+        if self.tapped and self.n_dirs:  # the dialogue's images: its bus's too, not only the tap's
+            feeds[self.feed_of[0]] += feeds[self.feed_of[self.T]]
         for k, first in self.first_dir.items():
             x[first:first + self.n_dirs] = feeds[self.feed_of[k]]
         return self.stage1.process(x)
@@ -281,10 +298,14 @@ class MotionProcessor:
         buses = {}
         for j, k in enumerate(live):
             buses.setdefault(self.bus[k], []).append(j)
+            if k in self.tapped:
+                buses.setdefault(self.T, []).append(j)
         out = []
-        for f in range(len(self.motions)):
+        for f in self.live:
             C = self.C[f]
             for bus, js in buses.items():
+                if bus not in self.offsets[f]:
+                    continue  # the tap: its format only
                 L = len(js)
                 dirs = np.concatenate([directs[j][idx] for j in js])  # (L (K+1), 3)
                 S, rows, w, delays = self._filters(dirs, f)

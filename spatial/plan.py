@@ -15,7 +15,7 @@ The plan is plain data (files are only probed here, not decoded);
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -89,6 +89,7 @@ class FormatPlan:
     tail: np.ndarray | None  # (C, L) its late reverberation, or None (free field)
     length: int  # its output length in samples (filters of other formats ring longer)
     motion: MotionPlan | None = None  # its moving path (the geometry is the same for all)
+    hidden: bool = False  # rendered for the dialogue-to-background meter only
 
     @property
     def n_channels(self) -> int:
@@ -110,6 +111,7 @@ class RenderPlan:
     format: str = "binaural"  # the (first) format's name
     spatialiser: object = None  # the (first) format's spatialiser
     formats: list[FormatPlan] = field(default_factory=list)  # set by merge_formats
+    meter: int | None = None  # the format dialogue-to-background is measured in (mono)
 
     @property
     def n_channels(self) -> int:
@@ -117,26 +119,38 @@ class RenderPlan:
 
     @property
     def outputs(self) -> list[FormatPlan]:
-        """Every format rendered: those merged (merge_formats), else this plan's own."""
+        """Every format asked for: those merged (merge_formats), else this plan's own."""
+        return [fp for fp in self.rendered if not fp.hidden]
+
+    @property
+    def rendered(self) -> list[FormatPlan]:
+        """Every format rendered: the outputs, then the meter's if it is none of them."""
         if self.formats:
             return self.formats
         return [FormatPlan(self.format, self.channels, self.spatialiser, self.tail,
                            self.length, self.motion)]
 
 
-def merge_formats(plans: list[RenderPlan]) -> RenderPlan:
+def merge_formats(plans: list[RenderPlan], meter: RenderPlan | None = None) -> RenderPlan:
     """One plan from the plans of one scene in several formats (each made by `plan`,
     with the mix applied): the streams and inputs are the same in all (same files, same
     order); each input gets one filter per format, and each format keeps its tail,
-    length and moving path. The first plan is changed and returned."""
+    length and moving path. meter: the mono plan the dialogue-to-background is measured
+    in, when no format asked for is mono; it is the last format, hidden (rendered for
+    the meter only). The first plan is changed and returned."""
     first = plans[0]
-    for q in plans[1:]:
+    every = plans + ([meter] if meter is not None else [])
+    for q in every[1:]:
         if [i.name for i in q.inputs] != [i.name for i in first.inputs]:
             raise AssertionError("formats planned different inputs")
-    first.formats = [q.outputs[0] for q in plans]
+    first.formats = [q.outputs[0] for q in every]
+    if meter is not None:
+        first.formats[-1] = replace(first.formats[-1], hidden=True)
+    names = [q.format for q in every]
+    first.meter = names.index("mono") if "mono" in names else None
     for i, inp in enumerate(first.inputs):
-        inp.filters = [q.inputs[i].filt for q in plans]
-    first.length = max(q.length for q in plans)
+        inp.filters = [q.inputs[i].filt for q in every]
+    first.length = max(q.length for q in plans)  # what is handed out
     return first
 
 

@@ -135,12 +135,19 @@ def _plan(scene: Scene):
     # one BLAS thread while planning: the same filters, bit for bit, whatever the
     # machine's BLAS threading (and OpenBLAS's threads only slowed planning down)
     with threadpool_limits(limits=1, user_api="blas"):
-        plans = []
-        for fmt in scene.output.formats:  # each format's filters; one pass renders all
+        def planned(fmt):
             one = format_scene(scene, fmt)
             spatialiser = _spatialiser(one)
-            plans.append(apply_mix(one, spatialiser, plan(one, spatialiser)))
-        return merge_formats(plans)
+            return apply_mix(one, spatialiser, plan(one, spatialiser))
+
+        plans = [planned(fmt) for fmt in scene.output.formats]  # one pass renders all
+        # dialogue-to-background is measured on the mono rendering (spatial.routing):
+        # planned too when dialogue plays with other roles and no format is mono
+        roles = {inp.role for inp in plans[0].inputs}
+        meter = None
+        if "dialogue" in roles and len(roles) > 1 and "mono" not in scene.output.formats:
+            meter = planned("mono")
+        return merge_formats(plans, meter)
 
 
 def format_scene(scene: Scene, fmt: str) -> Scene:

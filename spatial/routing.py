@@ -10,9 +10,16 @@ What must exist apart:
 - with stems, every role in use is a bus of its own (``dialogue``, ``music`` ...): its
   own inverse transforms and its own copy of the room's tail (its own send), nothing
   more; the mix is their sum;
-- without stems, when the deliverable meters the dialogue against the rest and both
-  play, two buses: ``dialogue`` and ``background`` (every other role);
 - otherwise one bus, ``mix``.
+
+The dialogue-to-background meter needs the dialogue apart, but not in every format and
+channel: it is measured on the *meter format* (``p.meter``, the mono rendering: the
+omnidirectional pressure at the listener, one channel), the same figure for every
+format. When both dialogue and other roles play, the mix of the meter format is one
+more group (one channel per bus; a format nobody asked for is rendered for the meter
+and not handed out), and without stems the dialogue's sources also reach the *tap*, a
+one-channel group of the meter format with its own send to the tail: two channels of
+work in all, whatever the formats (the background is the meter's mix minus the tap).
 
 What needs no signal of its own costs nothing: a bus gain (``mix.buses``, plus
 ``mix.dialogue_enhancement`` for dialogue) is a gain on its sources' input blocks, and
@@ -57,10 +64,18 @@ class Routing:
     ducked: np.ndarray  # per plan input: turned down by the ducker
     side: list[tuple[int, float]] = field(default_factory=list)  # (input, weight) side-chain
     ducking: object = None  # spatial.scene.parts.Ducking, or None
+    meter: int | None = None  # the format the dialogue is metered in, or None (no D/B)
+    tap: Group | None = None  # the dialogue's own group in that format (without stems)
+    tapped: np.ndarray | None = None  # per plan input: reaches the tap
+    hidden: tuple[int, ...] = ()  # formats rendered for the meter only, not handed out
 
     @property
     def n_channels(self) -> int:
-        return sum(g.width for g in self.groups)
+        return sum(g.width for g in self.groups) + (self.tap.width if self.tap else 0)
+
+    def live(self, fmt: int) -> bool:
+        """Format fmt is rendered: asked for, or the meter's."""
+        return fmt not in self.hidden or fmt == self.meter
 
     def group(self, fmt: int, bus: int) -> Group:
         return self.groups[fmt * len(self.buses) + bus]
@@ -86,23 +101,29 @@ def plain(p) -> Routing:
 
 def make(p, scene: Scene | None, stems: bool, meter: bool) -> Routing:
     """The routing of plan p (its formats) for scene's mix; stems: a bus per role;
-    meter: keep dialogue and background apart when both play (for their meter)."""
+    meter: keep the dialogue apart in the meter format (p.meter) when it plays with other
+    roles. A format only the meter needs is rendered only then."""
     used = roles_in_use(p)
     if stems and used:
         buses = [(r, (r,)) for r in used]
-    elif meter and "dialogue" in used and len(used) > 1:
-        buses = [("dialogue", ("dialogue",)),
-                 ("background", tuple(r for r in used if r != "dialogue"))]
     else:
         buses = [("mix", tuple(used))]
     bus_of = {r: k for k, (_, roles) in enumerate(buses) for r in roles}
+    fm = p.meter if meter and "dialogue" in used and len(used) > 1 else None
+    hidden = tuple(f for f, fp in enumerate(p.rendered) if fp.hidden)
     groups, offset = [], 0
-    for f, fp in enumerate(p.outputs):
+    for f, fp in enumerate(p.rendered):
         for k in range(len(buses)):
-            groups.append(Group(f, k, offset, fp.n_channels))
-            offset += fp.n_channels
+            # a format rendered for the meter alone: nothing when the meter is off
+            width = fp.n_channels if f not in hidden or f == fm else 0
+            groups.append(Group(f, k, offset, width))
+            offset += width
     n = len(p.inputs)
     input_bus = [bus_of.get(inp.role, 0) for inp in p.inputs]
+    tap = tapped = None
+    if fm is not None and not (stems and used):
+        tap = Group(fm, -1, offset, p.rendered[fm].n_channels)
+        tapped = np.array([inp.role == "dialogue" for inp in p.inputs], bool)
     gain = np.ones(n)
     ducked = np.zeros(n, bool)
     side, ducking = [], None
@@ -117,7 +138,7 @@ def make(p, scene: Scene | None, stems: bool, meter: bool) -> Routing:
             side = [(i, gain[i] * weights[i]) for i, inp in enumerate(p.inputs)
                     if inp.role == m.ducking.under]
     return Routing(buses, bool(stems and used), groups, input_bus, gain, ducked, side,
-                   ducking)
+                   ducking, fm, tap, tapped, hidden)
 
 
 def _direct_gains(p, scene: Scene) -> list[float]:

@@ -502,7 +502,7 @@ def test_demo_meets_ebu_r128_on_independent_meters(tmp_path, extra):
     tp.add(x)
     assert tp.dbtp <= -1.0 and mix["true_peak"] <= -1.0
     if extra:
-        assert mix["dialogue_to_background"] > 14.5  # 8.9 LU in the plain demo, + 6
+        assert mix["dialogue_to_background"] > 13.5  # 8.0 LU in the plain demo (mono), + 6
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg not installed: the ebur128 cross-check did not run")
     loud, peak = _ffmpeg_ebur128(out)

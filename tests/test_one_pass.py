@@ -226,3 +226,43 @@ def test_bad_format_lists_and_clashing_outputs_are_one_line_errors(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("x.5.1.*.wav")) == [
         "x.5.1.5.1.effects.wav", "x.5.1.5.1.wav", "x.5.1.binaural.effects.wav",
         "x.5.1.binaural.wav"]
+
+
+@pytest.mark.parametrize("moving", [False, True])
+def test_dialogue_meter_is_the_mono_rendering_of_each_part(tmp_path, moving):
+    """The dialogue-to-background signals of a two-format pass (no stems, a bus gain):
+    the dialogue is a mono render of the dialogue sources alone and the background one
+    of the others alone (float32 rounding only), the same arrays for both formats; the
+    mono format rendered for the meter is not handed out, and the mix is the mix."""
+    mix = Mix(buses={"music": -4.0}, dialogue_enhancement=2.0)
+    scene = _scene(tmp_path, "binaural,5.1", moving=moving, mix=mix)
+    p = _plan(scene)
+    assert [fp.format for fp in p.outputs] == ["binaural", "5.1"]
+    assert [fp.format for fp in p.rendered] == ["binaural", "5.1", "mono"]
+    rt = routing.make(p, scene, stems=False, meter=True)
+    assert rt.tap is not None and rt.tap.width == 1
+    got = _run(p, rt)
+    assert set(got) == {"binaural", "5.1"}
+    for part, keep in (("dialogue", lambda r: r == "dialogue"),
+                       ("background", lambda r: r != "dialogue")):
+        alone = replace(scene, sources=tuple(s for s in scene.sources if keep(s.role)),
+                        output=Output(format="mono"))
+        q = _plan(alone)
+        want = _run(q, routing.make(q, alone, stems=False, meter=False))["mono"]["mix"]
+        for fmt in ("binaural", "5.1"):
+            have = got[fmt][part]
+            n = min(len(have), len(want))
+            peak = np.abs(want).max()
+            assert peak > 1e-3 and n > 0.9 * len(want)
+            assert np.abs(have[:n] - want[:n]).max() < 1e-6 * peak, (fmt, part)
+    assert np.array_equal(got["binaural"]["dialogue"], got["5.1"]["dialogue"])
+    # the mix is what a pass without the meter renders: bit for bit with static sources;
+    # moving dialogue's reflections are summed into the tap's feeds first, then into the
+    # mix's (float32 rounding of the sum only)
+    plain = _run(p, routing.make(p, scene, stems=False, meter=False))
+    for fmt in ("binaural", "5.1"):
+        a, b = got[fmt]["mix"], plain[fmt]["mix"]
+        if moving:
+            assert np.abs(a - b).max() < 1e-6 * np.abs(b).max()
+        else:
+            assert np.array_equal(a, b)

@@ -19,10 +19,12 @@ class BusView:
     """The signals of one output format for one block, all (n, C) float32.
 
     mix: the programme. buses: bus name -> its signal (empty unless stems are
-    rendered); they sum to the mix. dialogue, background: the dialogue bus and
-    the rest (mix - dialogue), for the dialogue-to-background meter; None when
-    the scene has no dialogue or nothing else. The arrays may be buffers the
-    loop reuses for the next block: a sink that keeps data must copy it.
+    rendered); they sum to the mix. dialogue, background: (n, 1), the dialogue and
+    the rest at the listener as the mono rendering has them (the omnidirectional
+    pressure, :mod:`spatial.routing`), the same in every format, for the
+    dialogue-to-background meter; None when the scene has no dialogue or nothing else.
+    The arrays may be buffers the loop reuses for the next block: a sink that keeps
+    data must copy it.
     """
 
     mix: np.ndarray

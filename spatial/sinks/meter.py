@@ -1,6 +1,8 @@
 """The meter sink: loudness, loudness range, peaks, clipping, dialogue-to-background."""
 from __future__ import annotations
 
+import numpy as np
+
 from spatial.dsp.loudness import Meter, TruePeak, channel_weights, db, dialogue_to_background
 from spatial.sinks.base import BusView
 
@@ -9,7 +11,8 @@ class MeterSink:
     """Measures view.mix block by block (BS.1770-4 loudness and EBU Tech 3342 range,
     :class:`spatial.dsp.loudness.Meter`; true and sample peak and the samples above
     full scale, :class:`~spatial.dsp.loudness.TruePeak`) and, when the views carry
-    them, view.dialogue against view.background. Writes no file."""
+    them, view.dialogue against view.background (the omnidirectional pressure at the
+    listener, spatial.routing: every channel weighs 1). Writes no file."""
 
     def __init__(self):
         self.meter = self.peak = self.speech = None
@@ -24,8 +27,9 @@ class MeterSink:
         self.meter.add(view.mix)
         self.peak.add(view.mix)
         if view.dialogue is not None and view.background is not None:
-            if self.speech is None:
-                self.speech = (Meter(self.fs, self.weights), Meter(self.fs, self.weights))
+            if self.speech is None:  # the meter format's channels (mono: one)
+                w = np.ones(view.dialogue.shape[1])
+                self.speech = (Meter(self.fs, w), Meter(self.fs, w))
             self.speech[0].add(view.dialogue)
             self.speech[1].add(view.background)
 
