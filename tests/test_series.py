@@ -170,7 +170,7 @@ def raw(name: str) -> dict:
     return yaml.safe_load((SCENES / name).read_text())
 
 
-SHIPPED = ("coast.yaml", "episode-02.yaml")
+SHIPPED = ("coast.yaml", "episode-02.yaml", "rural.yaml", "city.yaml")
 
 
 def test_shipped_episodes_keep_trim_and_remove_series_sources():
@@ -339,3 +339,35 @@ def test_a_bad_value_in_the_base_still_points_at_the_base(tmp_path):
         """)
     (p,) = problems(episode)
     assert (p.file, p.line, p.key) == (str(series), 7, "sources[0].gain_db")
+
+
+def schroeder_t20(ir: np.ndarray, fs: int) -> float:
+    """T20 (ISO 3382-1): the Schroeder backward integral's slope from -5 to -25 dB,
+    extrapolated to 60 dB; both ears' energy summed, from the direct sound on."""
+    e = np.sum(np.asarray(ir, float) ** 2, axis=1)
+    e = e[np.argmax(e > e.max() * 1e-3):]
+    edc = 10 * np.log10(np.cumsum(e[::-1])[::-1] / e.sum() + 1e-30)
+    i0, i1 = np.argmax(edc <= -5), np.argmax(edc <= -25)
+    slope = np.polyfit(np.arange(i0, i1) / fs, edc[i0:i1], 1)[0]
+    return -60.0 / slope
+
+
+def test_the_three_settings_sound_apart():
+    """The same line on the beach, in the farmhouse kitchen and in the street: the open
+    air hardly reverberates, the small wooden room a little, the street canyon's brick
+    facades longest (a flutter across 16 m); the kitchen's background is the quietest."""
+    import pyloudnorm
+
+    t20, background = {}, {}
+    for name in ("coast", "rural", "city"):
+        scene = load_scene(SCENES / f"{name}.yaml")
+        t20[name] = schroeder_t20(spatial.impulse_response(scene, "line1").audio,
+                                  scene.sample_rate)
+        rest = tuple(s for s in scene.sources if s.role in ("ambience", "effects"))
+        audio = spatial.render(dataclasses.replace(scene, sources=rest)).audio  # all 11-12 s
+        background[name] = pyloudnorm.Meter(scene.sample_rate).integrated_loudness(audio)
+    # each at least 1.5 times the one before: audibly different reverberation
+    assert 1.5 * t20["coast"] < t20["rural"] and 1.5 * t20["rural"] < t20["city"], t20
+    # "faint" outside the kitchen window: 3 LU or more under the surf and the traffic
+    # (measured 4.2 and 6.0 LU under; 3 LU is a plainly audible step)
+    assert background["rural"] < min(background["coast"], background["city"]) - 3.0, background
