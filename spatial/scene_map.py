@@ -265,13 +265,13 @@ def _axes_style(ax, xlabel: str, ylabel: str) -> None:
 
 
 def _close_up_half_width(plan, ltrack, placed, ring_radius: float) -> float:
-    """Half-width (m) of a close-up around the listener, when sources (or speakers) near it
-    are drawn too close together in the plan to read; 0: no close-up."""
+    """Half-width (m) of a close-up around the listener, when static sources (or speakers)
+    near it are drawn too close to it in the plan to read (under 40 px); 0: no close-up."""
     box = plan.get_window_extent()
     px_per_m = box.width / np.ptp(plan.get_xlim())
     centre = ltrack[0]
-    near = [float(np.min(np.linalg.norm(tr - centre, axis=1))) for _, tr, _ in placed]
-    crowded = [d for d in near + ([ring_radius] if ring_radius else []) if d * px_per_m < 60]
+    near = [float(np.linalg.norm(tr[0] - centre)) for _, tr, _ in placed if len(tr) == 1]
+    crowded = [d for d in near + ([ring_radius] if ring_radius else []) if d * px_per_m < 40]
     return 1.35 * max(crowded) + 0.3 if crowded else 0.0
 
 

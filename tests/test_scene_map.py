@@ -137,3 +137,19 @@ def test_bad_input_is_one_line_exit_2_and_no_file(tmp_path, capsys, case):
     assert len(err) == 1 and err[0].startswith("spatial: error: "), err
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+def test_a_close_up_when_what_is_near_the_listener_is_too_small_to_read():
+    # city: the characters 1.6 m away in an 80 m street are ~20 px from the listener
+    city = drawn("city.yaml")
+    (close,) = [ax for ax in city.axes if ax.get_title(loc="left").startswith("close-up")]
+    box = close.get_window_extent()
+    px_per_m = box.width / np.ptp(close.get_xlim())
+    scene = spatial.load_scene(SCENES / "city.yaml")
+    for name in ("line1", "line2"):
+        d = np.subtract(scene.source(name).position[:2], scene.listener.position[:2])
+        assert np.hypot(*d) * px_per_m > 40  # readable there
+        assert name in labels(close)
+    # car-pass: a car on a path and nothing else near: no close-up
+    assert not any(ax.get_title(loc="left").startswith("close-up")
+                   for ax in drawn("car-pass.yaml").axes)
