@@ -122,7 +122,8 @@ def describe_output(layout, radius: float) -> str:
         return f"{fmt}: ambisonics (order {layout.order}), no loudspeakers"
     if layout.kind == "mono":
         return f"{fmt}: one omnidirectional receiver, no loudspeakers"
-    return f"{fmt} loudspeakers (ITU-R BS.2051 positions), drawn {radius:.1f} m around the listener"
+    where = "output.speakers" if fmt == "custom" else "ITU-R BS.2051 positions"
+    return f"{fmt} loudspeakers ({where}), drawn {radius:.1f} m around the listener"
 
 
 def describe_room(room, zoomed: bool) -> str:
