@@ -21,6 +21,7 @@ _EXPORTS = {
     "render_to_file": "spatial.renderer",
     "render_stream": "spatial.renderer",
     "impulse_response": "spatial.renderer",
+    "plot_scene": "spatial.scene_map",
     "Rendered": "spatial.renderer",
     "Scene": "spatial.scene.model",
     "Room": "spatial.scene.parts",

@@ -178,6 +178,16 @@ def cmd_rir(args) -> int:
     return 0
 
 
+def cmd_plot(args) -> int:
+    from spatial.scene_map import plot_scene
+
+    out = Path(args.output) if args.output else Path.cwd() / f"{Path(args.scene).stem}-map.png"
+    plot_scene(_load(args.scene, args.format), out)
+    if not args.quiet:
+        print(f"{out}: map of {args.scene}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spatial", description="Render scene files to "
                                      "binaural, multichannel or ambisonic audio.")
@@ -210,6 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, "output file (default: <scene stem>-<source>-rir.wav)")
     p.add_argument("--source", help="source name (default: the first source)")
     p.set_defaults(func=cmd_rir)
+    p = sub.add_parser("plot", help="draw the scene from above and from the side (a PNG)")
+    p.add_argument("scene")
+    p.add_argument("-o", "--output", help="image file, .png (or .svg, .pdf); default: "
+                   "<scene stem>-map.png in the current directory")
+    p.add_argument("--format", help="draw the loudspeakers of this output format")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(func=cmd_plot)
     return parser
 
 

@@ -58,7 +58,7 @@ def test_dialogue_sits_over_the_rest_on_headphones_and_speakers(demo):
 
 
 def test_every_example_scene_loads_and_renders(tmp_path):
-    for name in ("demo.yaml", "coast.yaml"):
+    for name in ("demo.yaml", "coast.yaml", "rural.yaml", "city.yaml"):
         scene = replace(spatial.load_scene(f"scenes/{name}"), duration=2.0)
         out = spatial.render(scene).audio
         assert np.all(np.isfinite(out)) and np.abs(out).max() > 1e-4, name

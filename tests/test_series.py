@@ -170,7 +170,7 @@ def raw(name: str) -> dict:
     return yaml.safe_load((SCENES / name).read_text())
 
 
-SHIPPED = ("coast.yaml", "episode-02.yaml")
+SHIPPED = ("coast.yaml", "episode-02.yaml", "rural.yaml", "city.yaml")
 
 
 def test_shipped_episodes_keep_trim_and_remove_series_sources():
@@ -202,3 +202,172 @@ def test_shipped_episodes_render(name):
     scene = dataclasses.replace(load_scene(SCENES / name), duration=1.5)
     out = spatial.render(scene).audio
     assert np.all(np.isfinite(out)) and np.abs(out).max() > 1e-4
+
+
+# -- an episode changes a base's source: static to moving, null unsets ----------------------
+
+NOISE_SERIES = """\
+sample_rate: 48000
+listener: {position: [0, 0, 1.6]}
+sources:
+  - name: walker
+    file: assets/noise.wav
+    position: [0, 2, 1.6]
+    gain_db: -6
+    start: 0.25
+"""
+
+
+def noise_series(tmp_path) -> Path:
+    rng = np.random.default_rng(3)
+    path = tmp_path / "assets" / "noise.wav"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), 0.1 * rng.standard_normal(48000 * 2), 48000)
+    return write(tmp_path / "series.yaml", NOISE_SERIES)
+
+
+def left_over_right_db(audio: np.ndarray) -> float:
+    """Level of the left ear over the right, in dB (binaural: columns L, R)."""
+    left, right = np.sum(audio[:, 0] ** 2), np.sum(audio[:, 1] ** 2)
+    return 10 * np.log10(left / right)
+
+
+def test_an_episode_path_makes_a_static_base_source_move(tmp_path):
+    series = noise_series(tmp_path)
+    static = load_scene(series)
+    # +y is the listener's left (yaw 0 faces +x): the base's source stays there
+    assert static.sources[0].position == (0.0, 2.0, 1.6) and not static.sources[0].path
+    episode = write(tmp_path / "ep" / "moving.yaml", """\
+        extends: ../series.yaml
+        sources:
+          - name: walker
+            path:                       # from the left to the right, passing in front
+              - {t: 0.25, position: [2, 3, 1.6]}
+              - {t: 2.25, position: [2, -3, 1.6]}
+            interpolation: linear
+        """)
+    scene = load_scene(episode)
+    (walker,) = scene.sources
+    assert walker.position is None and len(walker.path) == 2
+    assert (walker.gain_db, walker.start) == (-6.0, 0.25)  # the rest stays the series'
+    audio = spatial.render(dataclasses.replace(scene, duration=2.25)).audio
+    fs = 48000
+    early, late = audio[int(0.35 * fs):int(0.9 * fs)], audio[int(1.6 * fs):int(2.15 * fs)]
+    # the head shadow puts a source 30-55 degrees to one side several dB up at the near
+    # ear; a source that stayed where the base had it would not change sides
+    assert left_over_right_db(early) > 3.0
+    assert left_over_right_db(late) < -3.0
+    # and the other way round: a position replaces an inherited path
+    back = load_scene(write(tmp_path / "ep" / "still.yaml", """\
+        extends: moving.yaml
+        sources: [{name: walker, position: [0, -2, 1.6]}]
+        """))
+    assert back.sources[0].position == (0.0, -2.0, 1.6) and not back.sources[0].path
+
+
+def test_null_unsets_an_inherited_key(tmp_path):
+    series = noise_series(tmp_path)
+    write(series, NOISE_SERIES.replace("listener: {position: [0, 0, 1.6]}",
+                                       "duration: 1.5\nroom: {dimensions: [8, 8, 4], rt60: 0.5}\n"
+                                       "listener: {position: [4, 4, 1.6], yaw: 30}")
+          .replace("[0, 2, 1.6]", "[4, 6, 1.6]"))
+    base = load_scene(series)
+    assert (base.duration, base.listener.yaw, base.sources[0].gain_db) == (1.5, 30.0, -6.0)
+    assert base.room is not None
+    scene = load_scene(write(tmp_path / "ep" / "unset.yaml", """\
+        extends: ../series.yaml
+        duration: null
+        room: null                 # free field
+        listener: {yaw: null}
+        sources:
+          - name: walker
+            gain_db: null
+            start:                 # an empty value is a null too
+        """))
+    (walker,) = scene.sources
+    # the defaults of scenes/README.md: 0 dB, start 0, yaw 0, free field, until the end
+    assert (walker.gain_db, walker.start) == (0.0, 0.0)
+    assert scene.listener.yaw == 0.0 and scene.room is None and scene.duration is None
+    assert walker.position == (4.0, 6.0, 1.6)  # what is not unset stays
+
+
+def test_a_null_with_nothing_to_unset_is_still_an_error(tmp_path):
+    series = noise_series(tmp_path)
+    episode = write(tmp_path / "ep" / "typo.yaml", """\
+        extends: ../series.yaml
+        sources:
+          - name: walker
+            gain_db: null
+            positon: null
+        """)
+    (p,) = problems(episode)
+    assert (p.file, p.line, p.key) == (str(episode), 5, "sources[0].positon")
+    assert "did you mean 'position'" in p.message
+    assert load_scene(series).sources[0].gain_db == -6.0
+
+
+NULL_ERRORS = {  # case -> (episode text, line, key, message fragment)
+    "required file": ("sources:\n  - name: walker\n    file: null\n", 4, "sources[0].file",
+                      "this null unsets the base scene's value"),
+    "required position": ("sources:\n  - {name: walker, position: null}\n", 3,
+                          "sources[0].position", "this null unsets the base scene's value"),
+    "listener position": ("listener:\n  position: null\n", 3, "listener.position",
+                          "this null unsets the base scene's value"),
+    "both in one file": ("sources:\n  - name: walker\n    position: [0, 1, 1.6]\n"
+                         "    path: [{t: 0, position: [1, 1, 1]}]\n", 5, "sources[0].path",
+                         "give either position or path, not both"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NULL_ERRORS))
+def test_episode_errors_point_at_the_episode_line(tmp_path, case):
+    noise_series(tmp_path)
+    text, line, key, message = NULL_ERRORS[case]
+    episode = write(tmp_path / "ep" / "bad.yaml", "extends: ../series.yaml\n" + text)
+    (p,) = problems(episode)
+    assert (p.file, p.line, p.key) == (str(episode), line, key) and message in p.message
+
+
+def test_a_bad_value_in_the_base_still_points_at_the_base(tmp_path):
+    series = noise_series(tmp_path)
+    write(series, NOISE_SERIES.replace("gain_db: -6", "gain_db: loud"))
+    episode = write(tmp_path / "ep" / "moving.yaml", """\
+        extends: ../series.yaml
+        sources:
+          - name: walker
+            path: [{t: 0, position: [2, 3, 1.6]}, {t: 1, position: [2, -3, 1.6]}]
+        """)
+    (p,) = problems(episode)
+    assert (p.file, p.line, p.key) == (str(series), 7, "sources[0].gain_db")
+
+
+def schroeder_t20(ir: np.ndarray, fs: int) -> float:
+    """T20 (ISO 3382-1): the Schroeder backward integral's slope from -5 to -25 dB,
+    extrapolated to 60 dB; both ears' energy summed, from the direct sound on."""
+    e = np.sum(np.asarray(ir, float) ** 2, axis=1)
+    e = e[np.argmax(e > e.max() * 1e-3):]
+    edc = 10 * np.log10(np.cumsum(e[::-1])[::-1] / e.sum() + 1e-30)
+    i0, i1 = np.argmax(edc <= -5), np.argmax(edc <= -25)
+    slope = np.polyfit(np.arange(i0, i1) / fs, edc[i0:i1], 1)[0]
+    return -60.0 / slope
+
+
+def test_the_three_settings_sound_apart():
+    """The same line on the beach, in the farmhouse kitchen and in the street: the open
+    air hardly reverberates, the small wooden room a little, the street canyon's brick
+    facades longest (a flutter across 16 m); the kitchen's background is the quietest."""
+    import pyloudnorm
+
+    t20, background = {}, {}
+    for name in ("coast", "rural", "city"):
+        scene = load_scene(SCENES / f"{name}.yaml")
+        t20[name] = schroeder_t20(spatial.impulse_response(scene, "line1").audio,
+                                  scene.sample_rate)
+        rest = tuple(s for s in scene.sources if s.role in ("ambience", "effects"))
+        audio = spatial.render(dataclasses.replace(scene, sources=rest)).audio  # all 11-12 s
+        background[name] = pyloudnorm.Meter(scene.sample_rate).integrated_loudness(audio)
+    # each at least 1.5 times the one before: audibly different reverberation
+    assert 1.5 * t20["coast"] < t20["rural"] and 1.5 * t20["rural"] < t20["city"], t20
+    # "faint" outside the kitchen window: 3 LU or more under the surf and the traffic
+    # (measured 4.2 and 6.0 LU under; 3 LU is a plainly audible step)
+    assert background["rural"] < min(background["coast"], background["city"]) - 3.0, background

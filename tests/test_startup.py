@@ -1,7 +1,7 @@
 """Start-up of the command (issue 8): a static render imports neither scipy.signal
 (nor the scipy.stats it drags in) nor pyroomacoustics, ~1.1 s of imports between
 them, nor scipy.ndimage, nor scipy.spatial (the disk caches keep the convex hulls
-of the HRTF directions and of the speaker layouts). Checked on the real command in a subprocess, with python -X
+of the HRTF directions and of the speaker layouts), nor matplotlib (`spatial plot` only). Checked on the real command in a subprocess, with python -X
 importtime (every module imported, nested ones included, is listed on stderr).
 The numpy stand-ins for the scipy.ndimage filters are checked against them here."""
 from __future__ import annotations
@@ -22,7 +22,7 @@ from spatial.scene.parts import Output
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = re.compile(r"\|\s*(scipy\.signal|scipy\.stats|pyroomacoustics|scipy\.ndimage|"
-                   r"scipy\.spatial)(\.|\s*$)", re.M)
+                   r"scipy\.spatial|matplotlib)(\.|\s*$)", re.M)
 MOVING = re.compile(r"\|\s*(spatial\.engine\.(?:motion_kernels|emission|delay)|"
                     r"spatial\.motion_render|spatial\.mix\.limiter)\s*$", re.M)
 

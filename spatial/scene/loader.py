@@ -24,6 +24,8 @@ from spatial.scene.yamlnodes import Node, closest, read
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "room" / "presets"
 # keys that are alternatives: a file giving one drops the other inherited from below
 ALTERNATIVES = ("rt60", "materials")
+PLACES = ("position", "path")  # a static or a moving listener or source
+MERGED_ALTERNATIVES = {"room": [ALTERNATIVES], "listener": [PLACES], "sources[]": [PLACES]}
 # lists that `extends` merges entry by entry, matched by this key (`remove: true` drops one)
 BY_NAME = {"sources": "name"}
 
@@ -109,7 +111,9 @@ def _read_text(path: Path, display: str, what: str = "scene file",
 
 def _check_alternatives(room: Node | None, file: str | None, problems: list[Problem],
                         key: str = "room") -> None:
-    if room is not None and room.is_map and all(k in room.value for k in ALTERNATIVES):
+    if room is not None and room.is_map and all(
+            room.value.get(k) is not None and room.value[k].value is not None
+            for k in ALTERNATIVES):
         second = max((room.value[k] for k in ALTERNATIVES), key=lambda n: n.where or 0)
         problems.append(Problem("give either rt60 or materials, not both (rt60 sets the "
                                 "absorption of every surface from the target time)", file, second.where, key))
@@ -157,7 +161,7 @@ def _load_tree(text: str, display: str | None, absolute: Path | None, base_dir: 
         problems.extend(err.problems)
         drop_removes(root, BY_NAME, None)  # no base: already an error
         return root
-    return merge(base, root, {"room": [ALTERNATIVES]}, BY_NAME, problems)
+    return merge(base, root, MERGED_ALTERNATIVES, BY_NAME, problems)
 
 
 def _apply_preset(root: Node, problems: list[Problem], presets_dir) -> bool:
@@ -196,7 +200,7 @@ def _apply_preset(root: Node, problems: list[Problem], presets_dir) -> bool:
             problems.append(Problem(f"unknown key '{key}' in room preset '{name}'{hint}",
                                     str(path), value.where, f"room.{key}"))
             del preset.value[key]
-    root.value["room"] = merge(preset, room, {"": [ALTERNATIVES]})
+    root.value["room"] = merge(preset, room, {"": [ALTERNATIVES]}, problems=problems)
     return True
 
 

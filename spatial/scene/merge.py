@@ -5,15 +5,24 @@ merge entry by entry, matched by name, so an episode can keep, change (key by
 key), remove (``remove: true``) and add the sources of its series. Every value
 keeps the file and line it came from (:class:`~spatial.scene.yamlnodes.Node`),
 so a problem found after merging still points where the value was written.
+
+A ``null`` (or an empty value) in `over` unsets what the base gives for that key:
+the key goes, as if the base had never set it (so its default applies, or a
+preset's value), and the merged mapping remembers the null
+(:attr:`~spatial.scene.yamlnodes.Node.unset`) so that a required key unset this
+way is reported at the null's line. A null with nothing to unset stays, for the
+checks to report like any empty value.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from spatial.errors import Problem
 from spatial.scene.yamlnodes import Node, closest, join, show
 
 REMOVE = "remove"  # in a list merged by name: `{name: x, remove: true}` drops the base's x
+_ANY_INDEX = re.compile(r"\[\d+\]")  # sources[3] -> sources[] for `alternatives`
 
 
 def merge(base: Node, over: Node, alternatives: dict | None = None,
@@ -21,9 +30,10 @@ def merge(base: Node, over: Node, alternatives: dict | None = None,
     """Deep-merge `over` onto `base`: mappings key by key, anything else replaced.
 
     Every value keeps the location it came from. `alternatives` maps a key path
-    (e.g. "room") to groups of mutually exclusive keys: when `over` gives one of
-    a group, the others inherited from `base` are dropped (so a scene's rt60
-    replaces a base's materials rather than conflicting with them).
+    (e.g. "room"; "sources[]" stands for every entry of the list) to groups of
+    mutually exclusive keys: when `over` gives one of a group (not as null), the
+    others inherited from `base` are dropped (so a scene's rt60 replaces a base's
+    materials, and a source's path its position, rather than conflicting).
 
     `by_name` maps a key path (e.g. "sources") to the key naming the entries of
     the list there: such lists merge entry by entry. An entry of `over` whose
@@ -95,15 +105,22 @@ class _Merge:
         if base is None or not (base.is_map and over.is_map):
             return over
         result = dict(base.value)
-        for group in self.alternatives.get(path, ()):
-            given = [k for k in group if k in over.value]
+        unset = dict(base.unset)
+        for group in self.alternatives.get(_ANY_INDEX.sub("[]", path), ()):
+            given = [k for k in group if k in over.value and over.value[k].value is not None]
             if given:
                 for k in group:
                     if k not in given:
                         result.pop(k, None)
         for key, value in over.value.items():
+            if value.value is None and key in result:  # `key: null` unsets the base's value
+                del result[key]
+                unset[key] = value
+                continue
+            unset.pop(key, None)
             result[key] = self.merge(result.get(key), value, join(path, key))
-        return Node(result, over.file, over.line, over.base_dir, over.key_line, over.tag)
+        return Node(result, over.file, over.line, over.base_dir, over.key_line, over.tag,
+                    unset)
 
     def named(self, base: Node | None, over: Node, path: str, name_key: str) -> Node:
         """Merge two lists entry by entry, matching entries by their `name_key`."""

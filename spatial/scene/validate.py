@@ -206,8 +206,8 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
     if "position" not in m and "path" not in m and diegetic is not False:
         fields.ok = False
         if not _suggests(m, SOURCE_KEYS, "position"):
-            ck.add(node, f"{path}.position", "required key is missing (a source placed in "
-                                              "the room needs one; beds have diegetic: false)")
+            ck.missing(node, f"{path}.position", "position",
+                       " (a source placed in the room needs one; beds have diegetic: false)")
     gain = get("gain_db", ck.number, low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1], unit="dB")
     start = get("start", ck.number, nonnegative=True, low=0.0, high=MAX_TIME_S, unit="s")
     file = _audio_file(ck, m["file"], f"{path}.file") if "file" in m else None

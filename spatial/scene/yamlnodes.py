@@ -41,6 +41,8 @@ class Node:
     base_dir: Path  # folder that paths written in this value are relative to
     key_line: int | None = None  # 1-based line of its key, when in a mapping
     tag: str = field(default="", repr=False)
+    # a merged mapping: keys an inherited value of which a `null` unset, -> that null's node
+    unset: dict = field(default_factory=dict, repr=False)
 
     @property
     def where(self) -> int | None:
@@ -260,8 +262,18 @@ class Checker:
                 self.add(value, join(path, key), f"unknown key '{key}'{hint}")
         for key in required:
             if key not in node.value and key not in suggested:
-                self.add(node, join(path, key), "required key is missing")
+                self.missing(node, join(path, key), key)
         return node.value
+
+    def missing(self, node: Node, path: str, key: str, why: str = "") -> None:
+        """A required key is missing from the mapping `node`: reported at the mapping, or at
+        the `null` that unset the inherited value (a merged scene)."""
+        null = node.unset.get(key)
+        if null is None:
+            self.add(node, path, f"required key is missing{why}")
+        else:
+            self.add(null, path, "required key is missing: this null unsets the base "
+                                 f"scene's value, and there is no default{why}")
 
     def number(self, node: Node, key: str, *, positive=False, nonnegative=False,
                integer=False, low=None, high=None, unit="") -> float | int | None:
