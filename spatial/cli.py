@@ -210,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, "output file (default: <scene stem>-<source>-rir.wav)")
     p.add_argument("--source", help="source name (default: the first source)")
     p.set_defaults(func=cmd_rir)
+    from spatial.analysis.commands import add_parsers
+
+    add_parsers(sub)  # analyze, compare (spatial.analysis.commands)
     return parser
 
 

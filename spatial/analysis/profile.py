@@ -39,6 +39,8 @@ class Profile:
     motifs: list = field(default_factory=list)
     notes: dict = field(default_factory=dict)
     target_lufs: float | None = None  # the delivery target (a scene's output.loudness)
+    # for the picture only (not in the JSON): {frame_s, edges_hz (B + 1,), power (T, B)}
+    spectrogram: dict | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         """The JSON form: plain floats, lists and dicts, None for missing (never NaN)."""

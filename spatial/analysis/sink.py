@@ -32,6 +32,8 @@ from spatial.sinks.base import BusView
 ONSET_CONTEXT_S = 0.5  # audio before a window the onset detector sees (not counted)
 SPEECH_GATE_LU = -20.0  # a 100 ms step has dialogue: within 20 LU of its gated level
 LONG_PIECE_S = 600.0  # short_term every 100 ms up to 10 minutes, every 1 s beyond
+PICTURE_FRAME_S = 0.25  # the picture's spectrogram: 250 ms frames,
+PICTURE_BANDS = 60  # in 60 log-spaced bands from 40 Hz to 20 kHz (or Nyquist)
 
 
 class ProfileSink:
@@ -66,6 +68,9 @@ class ProfileSink:
         self.windows: list[dict] = []
         self.speech = None  # (dialogue Meter, background Meter, dialogue buf, background buf)
         self.bands: list[tuple[np.ndarray, np.ndarray]] = []  # per window: (k, 6) each
+        top = min(20000.0, 0.5 * fs)
+        self.picture_edges = np.geomspace(40.0, top, PICTURE_BANDS + 1)
+        self.picture: list[np.ndarray] = []  # per 250 ms frame: (PICTURE_BANDS,) power
 
     def write(self, view: BusView) -> None:
         mix = np.asarray(view.mix)
@@ -128,6 +133,7 @@ class ProfileSink:
         width.add(x)
         self.width.merge(width)
         self.decay.add(a)
+        self._picture(a)
         peak = TruePeak(x.shape[1])
         peak.add(x)
         mono = a.mean(axis=1).astype(np.float32)
@@ -151,6 +157,19 @@ class ProfileSink:
                 np.array([sii_mod.band_powers(b[j * self.step:(j + 1) * self.step], self.fs)
                           for j in range(k)]).reshape(k, -1)))
         self.filled = 0
+
+    def _picture(self, a: np.ndarray) -> None:
+        """Band powers of 250 ms frames of the analysis channels, for the spectrogram."""
+        m = max(1, int(round(PICTURE_FRAME_S * self.fs)))
+        f = np.fft.rfftfreq(m, 1.0 / self.fs)
+        idx = np.clip(np.searchsorted(self.picture_edges, f, side="right") - 1, -1,
+                      PICTURE_BANDS)
+        ok = (idx >= 0) & (idx < PICTURE_BANDS)
+        for start in range(0, a.shape[0], m):
+            frame = a[start:start + m]
+            spec = np.fft.rfft(frame, m, axis=0)
+            p = (spec.real ** 2 + spec.imag ** 2).mean(axis=1) / m
+            self.picture.append(np.bincount(idx[ok], p[ok], PICTURE_BANDS))
 
     # -- the profile ------------------------------------------------------------
     def _profile(self) -> Profile:
@@ -211,8 +230,12 @@ class ProfileSink:
         low = [{"t": w["t"], "sii": w["intelligibility_sii"]} for w in windows
                if w["intelligibility_sii"] is not None
                and w["intelligibility_sii"] < self.sii_threshold]
-        return Profile(self.piece, self.layout.format, fs, duration, self.window_s, o, windows,
-                       short_term(steps, duration), low, self.sii_threshold, notes=notes)
+        profile = Profile(self.piece, self.layout.format, fs, duration, self.window_s, o,
+                          windows, short_term(steps, duration), low, self.sii_threshold,
+                          notes=notes)
+        profile.spectrogram = {"frame_s": PICTURE_FRAME_S, "edges_hz": self.picture_edges,
+                               "power": np.array(self.picture).reshape(-1, PICTURE_BANDS)}
+        return profile
 
     def _speech(self, o: dict, windows: list, notes: dict) -> None:
         """Dialogue-to-background and SII, overall and per window (or the reason why not)."""
