@@ -40,11 +40,15 @@ def band_edges() -> np.ndarray:
 
 def band_powers(x: np.ndarray, fs: int) -> np.ndarray:
     """Power of x (n, C) in each octave band, mean over the channels: (6,), from one
-    rectangular-window FFT (Parseval: the bands' sum is the signal's mean square)."""
+    Hann-windowed FFT scaled so that the bands' sum is the signal's mean square (for
+    a stationary signal). The window keeps a loud low band's leakage out of the
+    quiet high bands (a rectangular window's sidelobes would swamp them)."""
     x = np.asarray(x, np.float64).reshape(x.shape[0], -1)
     n = x.shape[0]
     if n == 0:
         return np.zeros(len(CENTRES_HZ))
+    w = np.hanning(n + 2)[1:-1]
+    x = x * (w / np.sqrt(np.mean(w * w)))[:, None]
     spec = np.fft.rfft(x, axis=0)
     p = (spec.real ** 2 + spec.imag ** 2).mean(axis=1)
     p[1:(n + 1) // 2] *= 2.0  # one-sided
