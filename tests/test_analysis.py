@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import types
+from dataclasses import dataclass as dataclass_occurrence
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,11 @@ def test_hard_panned_binaural_is_narrower_than_diffuse(tmp_path):
     assert panned.overall["width"] < 0.6
     assert panned.overall["front_share"] is None
     assert "binaural" in panned.notes["overall.front_share"]
+    # and a source far away in a reverberant room: its diffuse tail reaches both ears
+    dims, listener, source = ROOMS[1.5]
+    far = spatial.analyze(scene(src, source, listener=listener, fmt="binaural",
+                                room=Room(dims, rt60=1.5)))
+    assert far.overall["width"] > panned.overall["width"] + 0.1
 
 
 def test_reverberance_follows_the_room(tmp_path):
@@ -179,17 +185,23 @@ def test_sii_of_speech_shaped_noise_against_a_masker():
     noise = _band_noise(noise_bands, 6.0, 2)
     # the formula by hand: A_i = clip((SNR_i + 15) / 30, 0, 1), SII = sum I_i A_i
     want = sum(i * min(1.0, max(0.0, (r + 15) / 30)) for i, r in zip(SII_IMPORTANCE, snr))
-    sink = ProfileSink(window_s=3.0)
-    sink.open(get_layout(Output(format="mono")), FS, speech.size)
-    for a in range(0, speech.size, 4096):
-        d, b = speech[a:a + 4096, None], noise[a:a + 4096, None]
-        sink.write(BusView((d + b).astype(np.float32), {}, d.astype(np.float32),
-                           b.astype(np.float32)))
-    p = sink.commit()
+
+    def profiled(threshold):
+        sink = ProfileSink(window_s=3.0, sii_threshold=threshold)
+        sink.open(get_layout(Output(format="mono")), FS, speech.size)
+        for a in range(0, speech.size, 4096):
+            d, b = speech[a:a + 4096, None], noise[a:a + 4096, None]
+            sink.write(BusView((d + b).astype(np.float32), {}, d.astype(np.float32),
+                               b.astype(np.float32)))
+        return sink.commit()
+
+    p = profiled(0.45)
     assert abs(p.overall["intelligibility_sii"] - want) < 0.02
     for w in p.windows:
         assert abs(w["intelligibility_sii"] - want) < 0.02
-    # the dialogue-to-background difference is the broadband level difference
+    assert p.low_intelligibility == []  # 0.466 is above the default threshold, 0.45
+    low = profiled(0.5).low_intelligibility  # and below 0.5: both windows listed
+    assert [w["t"] for w in low] == [0.0, 3.0]
     assert p.overall["dialogue_to_background_lu"] is not None
 
 
@@ -213,6 +225,16 @@ def test_compare_flags_a_louder_copy_and_not_an_identical_one(tmp_path, capsys):
     # a looser tolerance lets it pass
     assert main(["compare", str(a), str(loud), "--tolerance", "loudness_lufs=7",
                  "--tolerance", "true_peak_dbtp=7", "--tolerance", "dynamic_range_db=7"]) == 0
+
+
+def test_compare_of_three_flags_the_odd_one_out(tmp_path):
+    x = 0.05 * np.random.default_rng(6).standard_normal((4 * FS, 2))
+    a, b = write(tmp_path / "a.wav", x), write(tmp_path / "b.wav", x)
+    loud = write(tmp_path / "loud.wav", 2.0 * x)
+    result = spatial.compare([a, b, loud])
+    row = next(r for r in result.rows if r["metric"] == "loudness_lufs")
+    assert row["flags"] == [False, False, True]
+    assert spatial.compare([spatial.analyze(a), spatial.analyze(b)]).flagged is False
 
 
 def test_compare_needs_two_pieces_and_good_tolerances(tmp_path, capsys):
@@ -256,6 +278,11 @@ def test_unreadable_file_is_named(tmp_path, capsys):
     assert not (tmp_path / "b.json").exists()
     code, out = analyze_cli([tmp_path / "missing.flac"], capsys)
     assert code == 2 and "missing.flac" in out.err
+    stereo = write(tmp_path / "two.wav", sine(1000, 1.0, -20))
+    code, out = analyze_cli([stereo, "--format", "5.1"], capsys)
+    assert code == 2 and "two.wav" in out.err and "--format" in out.err
+    code, out = analyze_cli([stereo, "--window", "0"], capsys)
+    assert code == 2 and "--window" in out.err
 
 
 def _check_png(path):
@@ -320,3 +347,23 @@ def test_motif_wiring(tmp_path, monkeypatch):
     sc = scene(motif, (2.0, 0.0, 0.0))
     assert diegetic_at(sc, motif, 0.5) is True
     assert diegetic_at(sc, motif, 5.0) is None  # the source has ended
+
+
+def test_motif_in_a_scene_knows_whether_it_was_diegetic(tmp_path, monkeypatch):
+    @dataclass_occurrence
+    class Occurrence:
+        start: float
+        end: float
+        transposition: float = 0.0
+        tempo: float = 1.0
+        strength: float = 1.0
+
+    fake = types.ModuleType("spatial.analysis.motif")
+    fake.find_occurrences = lambda signal, fs, motif, motif_fs: [Occurrence(0.2, 0.8)]
+    monkeypatch.setitem(sys.modules, "spatial.analysis.motif", fake)
+    motif = noise_file(tmp_path / "theme.wav", seconds=1.0)
+    sc = scene(motif, (2.0, 0.0, 0.0), fmt="stereo")
+    (m,) = spatial.analyze(sc, motifs=[motif]).to_dict()["motifs"]
+    (o,) = m["occurrences"]
+    assert o["diegetic"] is True and o["loudness_lufs"] is not None
+    assert 0.0 <= o["width"] <= 1.0

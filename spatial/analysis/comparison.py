@@ -4,8 +4,11 @@ For each metric, each piece's value is compared with the median of the other
 pieces' values (those that have one): it is flagged when it departs by more
 than the metric's tolerance, absolute (in the metric's unit) or relative (a
 fraction of that median). With two pieces each is compared with the other, so
-a difference beyond the tolerance flags both. A piece without a value for a
-metric (None: silent, no dialogue ...) is not flagged on it.
+a difference beyond the tolerance flags both. With three or more, a piece is
+flagged only if it also departs by more than the tolerance from the median of
+all the pieces: with A, A and A + 6 dB the odd one out is flagged, not the two
+A's (whose "others" median, of A and A + 6, is A + 3). A piece without a value
+for a metric (None: silent, no dialogue ...) is not flagged on it.
 
 Default tolerances (TOLERANCES): loudness 2 LU, loudness range 3 LU, true peak
 2 dB, centroid 20 %, band balance 3 dB per band, dynamic range 4 dB, onset
@@ -122,6 +125,8 @@ def compare(profiles_or_paths, tolerances=None, *, window: float = 3.0,
     rows = []
     for metric, (value, kind, unit) in tol.items():
         values = [p.metric(metric) for p in profiles]
+        present = [x for x in values if x is not None]
+        everyone = float(np.median(present)) if present else None
         medians, flags = [], []
         for i, v in enumerate(values):
             others = [x for j, x in enumerate(values) if j != i and x is not None]
@@ -130,11 +135,18 @@ def compare(profiles_or_paths, tolerances=None, *, window: float = 3.0,
             if v is None or med is None:
                 flags.append(False)
                 continue
-            limit = value * abs(med) if kind == "rel" else value
-            flags.append(bool(abs(v - med) > limit + 1e-12))
+            flag = _departs(v, med, value, kind)
+            if flag and len(present) >= 3:
+                flag = _departs(v, everyone, value, kind)
+            flags.append(flag)
         rows.append({"metric": metric, "unit": unit, "tolerance": value, "kind": kind,
                      "values": values, "medians": medians, "flags": flags})
     return Comparison(names, rows, profiles)
+
+
+def _departs(v: float, reference: float, tolerance: float, kind: str) -> bool:
+    limit = tolerance * abs(reference) if kind == "rel" else tolerance
+    return bool(abs(v - reference) > limit + 1e-12)
 
 
 def _names(profiles) -> list:

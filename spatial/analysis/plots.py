@@ -189,8 +189,16 @@ def comparison_plot(comparison, path) -> Path:
         vals = np.array([np.nan if v is None else v for v in row["values"]], float)
         colours = ["C3" if f else "C0" for f in row["flags"]]
         ax.barh(y, np.nan_to_num(vals), color=colours)
-        for i, v in enumerate(vals):
-            ax.text(0, i, "  -" if np.isnan(v) else f" {v:.3g}", va="center", fontsize=7)
+        for i, v in enumerate(vals):  # the value inside its bar, at the zero end
+            if np.isnan(v):
+                ax.text(0, i, "  no value", va="center", fontsize=7, color="0.4")
+            else:
+                ax.text(0, i, f" {v:.3g} " if v >= 0 else f" {v:.3g} ", va="center",
+                        ha="left" if v >= 0 else "right", fontsize=7, color="white",
+                        fontweight="bold")
+        finite = vals[np.isfinite(vals)]
+        if finite.size and finite.max() <= 0:
+            ax.set_xlim(min(finite.min() * 1.05, -1e-3), 0)
         ax.set_yticks(y, [p if len(p) < 18 else p[:17] + "~" for p in comparison.pieces],
                       fontsize=7)
         ax.invert_yaxis()

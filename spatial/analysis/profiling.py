@@ -2,8 +2,11 @@
 
 - A file (anything soundfile reads) is read in blocks of BLOCK frames into a
   :class:`~spatial.analysis.sink.ProfileSink`. Its layout is ``fmt`` if given,
-  else guessed from the channel count (GUESS; a 2-channel WAV written by
-  spatial is binaural when its header has no speaker mask, else stereo).
+  else guessed from the channel count (GUESS). Two channels are binaural unless
+  the file is a WAV whose WAVE_FORMAT_EXTENSIBLE mask says FL FR (0x3), as
+  spatial writes stereo (it writes binaural without a mask): a 2-channel file of
+  unknown origin is measured by its interaural cross-correlation, which is a fair
+  width for stereo too; name ``--format stereo`` for the speakers' measures.
 - A scene (a .yaml/.yml/.json path or a :class:`spatial.Scene`) is rendered
   through the normal render path (spatial.renderer.render_to_file, to a
   temporary file) with the ProfileSink attached as one more sink of its first
@@ -29,7 +32,7 @@ from spatial.errors import SceneError
 
 BLOCK = 65536
 SCENE_SUFFIXES = (".yaml", ".yml", ".json")
-GUESS = {1: "mono", 2: "stereo", 4: "foa", 6: "5.1", 8: "7.1", 9: "hoa2", 10: "5.1.4",
+GUESS = {1: "mono", 2: "binaural", 4: "foa", 6: "5.1", 8: "7.1", 9: "hoa2", 10: "5.1.4",
          12: "7.1.4", 16: "hoa3"}
 
 
@@ -64,8 +67,8 @@ def file_layout(path: Path, channels: int, fmt: str | None):
     from spatial.scene.parts import Output
 
     name = fmt or GUESS.get(channels)
-    if name == "stereo" and fmt is None and _wave_mask(path) == 0:
-        name = "binaural"
+    if name == "binaural" and fmt is None and _wave_mask(path) == 0x3:
+        name = "stereo"
     if name is None:
         raise SceneError.at(f"{channels} channels is no known format; name it with --format",
                             file=path)

@@ -88,7 +88,13 @@ def scene_reverberance(scene, sources: int = 3) -> tuple[dict, str | None]:
     if not names:
         return ({"t30_s": None, "edt_s": None, "method": None},
                 "no diegetic source: nothing sounds in the room")
-    mono = scene.with_output(format="mono")
+    from spatial.errors import SceneError
+
+    try:
+        mono = scene.with_output(format="mono", lfe=(), speakers=None)
+    except SceneError as err:  # said, not raised: the render itself was fine
+        return ({"t30_s": None, "edt_s": None, "method": None},
+                f"no mono impulse response of this scene ({err.problems[0].message})")
     t30s, edts = [], []
     for name in names:
         ir = impulse_response(mono, name)

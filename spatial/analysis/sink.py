@@ -230,7 +230,8 @@ class ProfileSink:
         low = [{"t": w["t"], "sii": w["intelligibility_sii"]} for w in windows
                if w["intelligibility_sii"] is not None
                and w["intelligibility_sii"] < self.sii_threshold]
-        profile = Profile(self.piece, self.layout.format, fs, duration, self.window_s, o,
+        window_s = self.window_steps * STEP_S  # as used: whole 100 ms steps
+        profile = Profile(self.piece, self.layout.format, fs, duration, round(window_s, 3), o,
                           windows, short_term(steps, duration), low, self.sii_threshold,
                           notes=notes)
         profile.spectrogram = {"frame_s": PICTURE_FRAME_S, "edges_hz": self.picture_edges,
