@@ -6,8 +6,9 @@ background when the render has them), committed into a
 :class:`spatial.analysis.profile.Profile`. State is bounded: one window of audio
 (window_s x channels, and as much of dialogue and background), plus a few
 numbers per 100 ms (the loudness meters' mean squares, the dialogue's and the
-rest's octave-band powers) and per 20 ms (the decay tracker): ~40 floats a
-second, however long the programme.
+rest's octave-band powers), per 20 ms (the decay tracker) and per 250 ms (the
+picture's spectrogram): about 450 floats a second (~13 MB an hour), however
+long the programme.
 
 Loudness, true peak and the short-term curve are spatial.dsp.loudness's
 (BS.1770-4, EBU Tech 3342); the rest is spatial.analysis's modules: spectrum,
