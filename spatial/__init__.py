@@ -32,6 +32,11 @@ _EXPORTS = {
     "SpatialError": "spatial.errors",
     "SceneError": "spatial.errors",
     "Problem": "spatial.errors",
+    "analyze": "spatial.analysis.profiling",
+    "compare": "spatial.analysis.comparison",
+    "Profile": "spatial.analysis.profile",
+    "Comparison": "spatial.analysis.comparison",
+    "ProfileSink": "spatial.analysis.sink",
 }
 
 __all__ = ["__version__", *_EXPORTS]

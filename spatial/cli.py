@@ -227,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", help="draw the loudspeakers of this output format")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=cmd_plot)
+    from spatial.analysis.commands import add_parsers
+
+    add_parsers(sub)  # analyze, compare (spatial.analysis.commands)
     return parser
 
 

@@ -228,7 +228,8 @@ def render_stream(scene: Scene, *, block_size: int | None = None) -> RenderStrea
 
 def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=None,
                    block_size: int | None = None, stems: bool = False,
-                   start: float | None = None, end: float | None = None) -> dict:
+                   start: float | None = None, end: float | None = None,
+                   sinks: dict | None = None) -> dict:
     """Render a scene straight to an audio file, block by block (bounded memory).
 
     The files are committed only when the whole render succeeded (spatial.writer).
@@ -241,8 +242,10 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
     inputs, frames, path, and mix: the summary of spatial.mix.deliver (loudness,
     loudness range, true peak, clipped samples, stems), of the first format;
     outputs: format -> {path, frames, mix} for every format. stems: also write one
-    file per bus (as output.stems). Raises SceneError for bad input or a bad
-    output path.
+    file per bus (as output.stems). sinks: format -> more sinks (spatial.sinks.Sink)
+    fed the render's views before mastering (spatial.mix.deliver.deliver_file); their
+    commit() results are in outputs[format]["mix"]["sinks"]. Raises SceneError for
+    bad input or a bad output path.
     """
     from spatial.mix.deliver import deliver_file
     from spatial.writer import check_output
@@ -259,7 +262,7 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
                      fp.n_channels, subtype, n)
     t_planned = time.perf_counter()
     # the mix (buses, ducking), loudness and limiter, stems, metered (spatial.mix.deliver)
-    mixes = deliver_file(scene, p, path, subtype, progress, block_size, stems, a, b)
+    mixes = deliver_file(scene, p, path, subtype, progress, block_size, stems, a, b, sinks)
     t_done = time.perf_counter()
     outputs = {}
     for fp in p.outputs:

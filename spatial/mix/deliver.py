@@ -152,9 +152,13 @@ def wants_stems(scene, stems: bool = False) -> bool:
 
 
 def deliver_file(scene, p, path, subtype=None, progress=None, block_size=None,
-                 stems: bool = False, start: int = 0, end: int | None = None) -> dict:
+                 stems: bool = False, start: int = 0, end: int | None = None,
+                 sinks: dict | None = None) -> dict:
     """Render plan p of scene to `path` (and stems): with several formats, one file per
-    format (format_path) from one pass. Returns format -> summary (module doc)."""
+    format (format_path) from one pass. Returns format -> summary (module doc).
+    sinks: format -> more sinks fed pass 1's views (the mix before any mastering, with
+    dialogue and background), e.g. spatial.analysis's ProfileSink; their commit()
+    results are in the summary's "sinks"."""
     from spatial.writer import check_output
 
     loop = render_loop(p, scene, block_size, stems, start, end)
@@ -166,7 +170,7 @@ def deliver_file(scene, p, path, subtype=None, progress=None, block_size=None,
         for sp in stem_paths.values():
             check_output(sp, p.sample_rate, fp.n_channels, subtype, loop.length)
         places[fp.format] = _Files(f, subtype, stem_paths)
-    summaries = _deliver(scene, p, loop, places, progress, names)
+    summaries = _deliver(scene, p, loop, places, progress, names, sinks)
     for fmt, summary in summaries.items():
         summary["stems"] = {b: str(sp) for b, sp in places[fmt].stem_paths.items()}
     return summaries
@@ -188,8 +192,9 @@ def deliver_memory(scene, p, progress=None, block_size=None, stems: bool = False
     return out
 
 
-def _deliver(scene, p, loop, places: dict, progress, buses) -> dict:
-    """Pass 1 (every format's sinks fed by the one loop), then each format's master."""
+def _deliver(scene, p, loop, places: dict, progress, buses, extra: dict | None = None) -> dict:
+    """Pass 1 (every format's sinks fed by the one loop, and `extra`'s: format -> sinks),
+    then each format's master."""
     from spatial.filters.layouts import get_layout
     from spatial.progress import ProgressTicks
 
@@ -204,8 +209,10 @@ def _deliver(scene, p, loop, places: dict, progress, buses) -> dict:
     with ProgressTicks(progress, total) as tick:
         try:
             sinks = {fmt: (place.temporary() if two_pass else place.direct()) + [meters[fmt]]
-                     for fmt, place in places.items()}
-            deliver(loop.frames(), sinks, layouts, fs, n, tick)
+                     + list((extra or {}).get(fmt, ())) for fmt, place in places.items()}
+            committed = deliver(loop.frames(), sinks, layouts, fs, n, tick)
+            for fmt, more in (extra or {}).items():
+                summaries[fmt]["sinks"] = committed[fmt][len(committed[fmt]) - len(more):]
             done = n
             for fmt, place in places.items():
                 summary, meter = summaries[fmt], meters[fmt]
