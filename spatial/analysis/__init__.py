@@ -1,0 +1,1 @@
+"""Analyses of audio (a mix, an episode): what it contains and where."""
