@@ -69,7 +69,8 @@ def bed(seconds: float, seed: int = 0) -> np.ndarray:
     f = np.fft.rfftfreq(n, 1 / FS)
     pink = np.fft.irfft(spectrum / np.sqrt(np.maximum(f, 20.0)), n)
     t = np.arange(n) / FS
-    rumble = sum(np.sin(2 * np.pi * fr * t + p) for fr, p in ((31.0, 0.3), (43.5, 1.1), (57.0, 2.0)))
+    lows = ((31.0, 0.3), (43.5, 1.1), (57.0, 2.0))
+    rumble = sum(np.sin(2 * np.pi * fr * t + p) for fr, p in lows)
     rumble *= 1 + 0.5 * np.sin(2 * np.pi * 0.07 * t)
     return 0.05 * pink / rms(pink) + 0.03 * rumble / rms(rumble)
 
@@ -99,7 +100,8 @@ def test_finds_the_three_occurrences_and_nothing_else():
     found = find(piece_with_three(), motif)
     assert len(found) == 3, found
     # 0.5 s: the brief's tolerance (the chroma frames are 46 ms apart)
-    for o, (at, transposition, tempo) in zip(found, [(5.0, 0, 1.0), (25.0, 3, 1.0), (45.0, 0, 0.9)]):
+    expected = [(5.0, 0, 1.0), (25.0, 3, 1.0), (45.0, 0, 0.9)]
+    for o, (at, transposition, tempo) in zip(found, expected):
         assert abs(o.start - at) < 0.5, o
         assert o.transposition == transposition, o
         assert abs(o.tempo - tempo) < 0.05, o   # the tempo grid is 0.015 apart
@@ -188,7 +190,7 @@ def test_bad_input_is_a_one_line_scene_error(signal, motif, message):
 def test_the_demo_scene_plays_the_leitmotif_where_the_scene_starts_it():
     import spatial
     scene = spatial.load_scene(ROOT / "scenes" / "demo.yaml")
-    music = [s for s in scene.sources if s.file is not None and Path(s.file).name == "leitmotif.flac"]
+    music = [s for s in scene.sources if s.file and Path(s.file).name == "leitmotif.flac"]
     assert len(music) == 1
     rendered = spatial.render(scene)
     leitmotif, fs = sf.read(ASSETS / "leitmotif.flac")
