@@ -40,8 +40,8 @@ TRIM_DB = 40.0               # the motif's leading / trailing sound below -40 dB
 OVERLAP = 1 / 3              # suppress a weaker match overlapping a kept one by more than this
 
 # Chosen by experiment, with a 6 s theme and the 10 s leitmotif.flac as motifs
-# (tests/test_motif.py builds the same kinds of signals; it keeps a subset): the best score anywhere in
-# 60 s of a negative was 0.16-0.23 for noise, rumble, surf and room tone, 0.27-0.33
+# (tests/test_motif.py builds the same kinds of signals and keeps a subset): the
+# best score anywhere in 60 s of a negative was 0.16-0.23 for noise, rumble, surf and room tone, 0.27-0.33
 # for speech (line1/line2, a synthetic gliding voice), 0.32-0.45 for other composed
 # melodies, and up to 0.52 for 16 random melodies in the motif's own key, scale and
 # note lengths (chance resemblances of a few notes, at some shift and tempo). True
