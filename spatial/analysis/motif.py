@@ -41,15 +41,16 @@ OVERLAP = 1 / 3              # suppress a weaker match overlapping a kept one by
 
 # Chosen by experiment, with a 6 s theme and the 10 s leitmotif.flac as motifs
 # (tests/test_motif.py builds the same kinds of signals and keeps a subset): the
-# best score anywhere in 60 s of a negative was 0.16-0.23 for noise, rumble, surf and room tone, 0.27-0.33
-# for speech (line1/line2, a synthetic gliding voice), 0.32-0.45 for other composed
-# melodies, and up to 0.52 for 16 random melodies in the motif's own key, scale and
-# note lengths (chance resemblances of a few notes, at some shift and tempo). True
-# occurrences: 0.92 as is, 0.82-0.89 transposed on another instrument or 15 % off
-# tempo, at 7 dB under a noise bed; 0.73-0.83 at 13 dB under it; 0.60 for the demo's
-# radio 10 LU under two lines of dialogue, in a reverberant room, binaural. 0.55
-# sits between the worst negative and the hardest true occurrence; a motif buried
-# deeper than the demo's will be missed rather than invented.
+# best score anywhere in 60 s of a negative was 0.16-0.23 for noise, rumble, surf
+# and room tone, 0.27-0.33 for speech (line1/line2, a synthetic gliding voice),
+# 0.32-0.45 for other composed melodies, and up to 0.52 for 16 random melodies in
+# the motif's own key, scale and note lengths (chance resemblances of a few notes,
+# at some shift and tempo). True occurrences: 0.92 as is, 0.82-0.89 transposed on
+# another instrument or 15 % off tempo, at 7 dB under a noise bed; 0.73-0.83 at
+# 13 dB under it; 0.60 for the demo's radio 10 LU under two lines of dialogue, in
+# a reverberant room, binaural. 0.55 sits between the worst negative and the
+# hardest true occurrence; a motif buried deeper than the demo's is missed rather
+# than invented.
 THRESHOLD = 0.55
 
 
