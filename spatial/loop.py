@@ -265,7 +265,7 @@ class RenderLoop:
                     out = self.motion.process(b, t0, rows[cur], active[cur])
                 lo = max(self.start - t0, 0)  # the pre-roll is rendered, not handed out
                 if lo < B:
-                    views, meter = {}, None
+                    parts, meter = [], None
                     for f, fp in enumerate(p.rendered):
                         hi = min(B, min(fp.length, self.end) - t0)
                         n = max(hi - lo, 0)
@@ -290,15 +290,16 @@ class RenderLoop:
                             else:
                                 dialogue = bus_blocks[dlg]
                             meter = (dialogue, np.subtract(mix, dialogue, out=back[:n]))
-                        if f in rt.hidden:
-                            continue  # rendered for the meter only
-                        buses = ({name: bus_blocks[k] for k, (name, _) in enumerate(rt.buses)}
-                                 if rt.stems else {})
-                        views[fp.format] = BusView(mix, buses)
-                    if meter is not None:
-                        for name, v in views.items():
-                            m = min(v.frames, meter[0].shape[0])
-                            views[name] = BusView(v.mix, v.buses, meter[0][:m], meter[1][:m])
+                        if f not in rt.hidden:  # else rendered for the meter only
+                            buses = ({name: bus_blocks[k]
+                                      for k, (name, _) in enumerate(rt.buses)}
+                                     if rt.stems else {})
+                            parts.append((fp.format, mix, buses))
+                    views = {}
+                    for name, mix, buses in parts:
+                        m = 0 if meter is None else min(mix.shape[0], meter[0].shape[0])
+                        views[name] = (BusView(mix, buses) if meter is None else
+                                       BusView(mix, buses, meter[0][:m], meter[1][:m]))
                     yield views
                 if pool is None and b + 1 < self.n_blocks:
                     read(b + 1)

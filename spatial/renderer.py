@@ -128,6 +128,7 @@ def passage(scene: Scene, p: RenderPlan, start: float | None, end: float | None,
 
 def _plan(scene: Scene):
     from spatial.mix.plan import apply as apply_mix  # transitions, dialogue to centre
+    from spatial.routing import dialogue_metered
 
     from threadpoolctl import threadpool_limits
 
@@ -143,9 +144,8 @@ def _plan(scene: Scene):
         plans = [planned(fmt) for fmt in scene.output.formats]  # one pass renders all
         # dialogue-to-background is measured on the mono rendering (spatial.routing):
         # planned too when dialogue plays with other roles and no format is mono
-        roles = {inp.role for inp in plans[0].inputs}
         meter = None
-        if "dialogue" in roles and len(roles) > 1 and "mono" not in scene.output.formats:
+        if dialogue_metered(plans[0]) and "mono" not in scene.output.formats:
             meter = planned("mono")
         return merge_formats(plans, meter)
 

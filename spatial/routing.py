@@ -89,6 +89,12 @@ def roles_in_use(p) -> list[str]:
     return [r for r in ROLES if r in used]
 
 
+def dialogue_metered(p) -> bool:
+    """Dialogue plays with other roles: its dialogue-to-background is metered."""
+    used = roles_in_use(p)
+    return "dialogue" in used and len(used) > 1
+
+
 def bus_gain_db(scene: Scene, role: str) -> float:
     m = scene.mix
     return m.buses.get(role, 0.0) + (m.dialogue_enhancement if role == "dialogue" else 0.0)
@@ -109,7 +115,7 @@ def make(p, scene: Scene | None, stems: bool, meter: bool) -> Routing:
     else:
         buses = [("mix", tuple(used))]
     bus_of = {r: k for k, (_, roles) in enumerate(buses) for r in roles}
-    fm = p.meter if meter and "dialogue" in used and len(used) > 1 else None
+    fm = p.meter if meter and dialogue_metered(p) else None
     hidden = tuple(f for f, fp in enumerate(p.rendered) if fp.hidden)
     groups, offset = [], 0
     for f, fp in enumerate(p.rendered):

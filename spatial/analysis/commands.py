@@ -75,15 +75,20 @@ def cmd_analyze(args) -> int:
                       sii_threshold=threshold)
     for line in profile_lines(profile):
         print(line)
-    if args.json:
-        write_json(args.json, profile.to_dict())
-        print(f"{args.json}: profile written")
-    if args.plot:
-        from spatial.analysis.plots import profile_plot
-
-        profile_plot(profile, args.plot)
-        print(f"{args.plot}: picture written")
+    _write(args, profile, "profile", "profile_plot")
     return 0
+
+
+def _write(args, result, what: str, plot: str) -> None:
+    """--json and --plot of an analysis result (spatial.analysis.plots.<plot> draws it)."""
+    if args.json:
+        write_json(args.json, result.to_dict())
+        print(f"{args.json}: {what} written")
+    if args.plot:
+        from spatial.analysis import plots
+
+        getattr(plots, plot)(result, args.plot)
+        print(f"{args.plot}: picture written")
 
 
 def cmd_compare(args) -> int:
@@ -101,13 +106,6 @@ def cmd_compare(args) -> int:
                      window=args.window, fmt=args.format)
     for line in comparison_lines(result):
         print(line)
-    if args.json:
-        write_json(args.json, result.to_dict())
-        print(f"{args.json}: comparison written")
-    if args.plot:
-        from spatial.analysis.plots import comparison_plot
-
-        comparison_plot(result, args.plot)
-        print(f"{args.plot}: picture written")
+    _write(args, result, "comparison", "comparison_plot")
     sys.stdout.flush()
     return EXIT_FLAGGED if result.flagged else 0
