@@ -236,8 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from spatial.tempfiles import Terminated, signals_as_interrupts
+
     try:
-        return args.func(args)
+        with signals_as_interrupts():  # SIGTERM, SIGHUP: cleaned up like SIGINT
+            return args.func(args)
     except SpatialError as err:
         if args.debug:
             raise
@@ -245,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(f"spatial: error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Terminated as sig:
+        print(f"spatial: interrupted ({sig})", file=sys.stderr)
+        return 128 + sig.signum
     except KeyboardInterrupt:
         print("spatial: interrupted", file=sys.stderr)
         return 130

@@ -218,9 +218,10 @@ class OutputWriter:
         self._limit = None
         if container in ("WAV", "WAVEX"):  # never let a RIFF file pass its limit silently
             self._limit = RIFF_LIMIT_BYTES - HEADER_BYTES
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=_folder(path))
-        os.close(fd)
-        self._tmp = Path(tmp)
+        from spatial import tempfiles
+
+        self._tmp = tempfiles.make(_folder(path), f".{path.name}.", ".part")
+        tmp = str(self._tmp)
         try:
             self._file = sf.SoundFile(tmp, "w", self.sample_rate, self.channels,
                                       subtype=subtype, format=container)
