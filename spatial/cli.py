@@ -35,7 +35,7 @@ def _load(path: str, fmt: str | None = None, hrtf: str | None = None):
     changes, locations = {}, dict(scene.locations)
     for key, flag, value in (("format", "--format", fmt), ("hrtf", "--hrtf", hrtf)):
         if value is not None:
-            changes[key] = str(Path(value).resolve()) if key == "hrtf" else value
+            changes[key] = os.path.abspath(value) if key == "hrtf" else value
             locations[f"output.{key}"] = (flag, None)  # errors name the flag, not the file
     if not changes:
         return scene
@@ -57,29 +57,24 @@ def _layout(scene, fmt: str | None = None):
 
 
 def _check_outputs(out: Path, scene, subtype: str | None, frames: int | None,
-                   stems: bool = False) -> None:
+                   stems: bool = False, sandbox: str | None = None) -> None:
     """Refuse bad output files before any work starts: each format's file and stems
-    (spatial.writer.check_output), two deliverables on one file, or a deliverable that
-    would overwrite a source the scene reads."""
+    (spatial.writer.check_output), two deliverables on one file, a deliverable that
+    would overwrite an input of the scene (spatial.safety), or, with a sandbox, any
+    input or output outside it."""
     from spatial.mix.deliver import deliverables
+    from spatial.safety import refuse_unsafe_outputs
     from spatial.writer import check_output
 
-    seen: dict[Path, str] = {}
-    sources = {Path(s.file).resolve(): s.name for s in scene.sources}
+    files = []
     for fmt, (path, stem_paths) in deliverables(scene, out, stems).items():
+        files += [(fmt, path, fmt)] + [(f"{fmt} {b} stem", sp, fmt)
+                                       for b, sp in stem_paths.items()]
+    refuse_unsafe_outputs(scene, [(what, f) for what, f, _ in files], sandbox)
+    for what, f, fmt in files:
         layout = _layout(scene, fmt)
-        for what, f in [(fmt, path)] + [(f"{fmt} {b} stem", sp) for b, sp in
-                                        stem_paths.items()]:
-            key = f.resolve()
-            if key in seen:
-                raise SceneError.at(f"the {what} and the {seen[key]} would both be written "
-                                    f"to {f}", key="--output")
-            if key in sources:
-                raise SceneError.at(f"the {what} would overwrite {f}, the file of source "
-                                    f"{sources[key]!r}", key="--output")
-            seen[key] = what
-            check_output(f, scene.sample_rate, len(layout.channels) if layout else 1,
-                         subtype, frames)
+        check_output(f, scene.sample_rate, len(layout.channels) if layout else 1,
+                     subtype, frames)
 
 
 def _moving(stats: dict) -> str:
@@ -108,7 +103,7 @@ def cmd_render(args) -> int:
         a, b = passage(scene, types.SimpleNamespace(length=frames), args.start, args.end,
                        ("--start", "--end"))
         frames = (frames if b is None else min(frames, b)) - a
-    _check_outputs(out, scene, args.subtype, frames, args.stems)
+    _check_outputs(out, scene, args.subtype, frames, args.stems, args.sandbox)
     from spatial.engine.warmup import CompileClock, prepare
     from spatial.mix import report
     from spatial.progress import peak_memory_mib, terminal_progress
@@ -153,7 +148,8 @@ def cmd_validate(args) -> int:
     scene = _load(args.scene)  # loading validates every key, geometry included
     room = "free field" if scene.room is None else (
         "room " + " x ".join(f"{d:g}" for d in scene.room.dimensions) + " m")
-    print(f"{args.scene}: ok ({len(scene.sources)} sources, {room}, "
+    n = len(scene.sources)
+    print(f"{args.scene}: ok ({n} source{'' if n == 1 else 's'}, {room}, "
           f"output {scene.output.format}, {scene.sample_rate} Hz)")
     return 0
 
@@ -212,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=float, metavar="S", help="render only the passage from "
                    "S seconds (with the room's reverberation of what sounded before)")
     p.add_argument("--end", type=float, metavar="S", help="... to S seconds")
+    p.add_argument("--sandbox", metavar="DIR", help="refuse any input or output of the "
+                   "scene outside DIR (scenes from untrusted generators)")
+    p.add_argument("--allow-large", action="store_true", help="lift the resource limits "
+                   "(sources, image sources, tail, duration, channels: scenes/README.md)")
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("validate", help="check a scene file and report every problem")
     p.add_argument("scene")
