@@ -109,7 +109,9 @@ def cmd_render(args) -> int:
     from spatial.progress import peak_memory_mib, terminal_progress
     from spatial.renderer import render_to_file
 
-    for problem in report.warnings(scene):  # unused buses and the like: a line each
+    from spatial.audio_check import scene_audio
+
+    for problem in report.warnings(scene) + scene_audio(scene)[1]:  # a line each
         print(f"spatial: warning: {problem}", file=sys.stderr)
     t0 = time.perf_counter()
     # the first render after an install compiles the numba kernels (then cached): said
@@ -146,6 +148,13 @@ def cmd_render(args) -> int:
 
 def cmd_validate(args) -> int:
     scene = _load(args.scene)  # loading validates every key, geometry included
+    from spatial.audio_check import scene_audio
+
+    problems, warnings = scene_audio(scene, full=not args.quick)  # every sample decoded
+    if problems:
+        raise SceneError(problems)
+    for warning in warnings:
+        print(f"spatial: warning: {warning}", file=sys.stderr)
     room = "free field" if scene.room is None else (
         "room " + " x ".join(f"{d:g}" for d in scene.room.dimensions) + " m")
     n = len(scene.sources)
@@ -215,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("validate", help="check a scene file and report every problem")
     p.add_argument("scene")
+    p.add_argument("--quick", action="store_true", help="check the audio files' headers "
+                   "only, without decoding them (NaN, overflow and damaged data go unseen)")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("rir", help="write the impulse response from one source to the listener")
     common(p, "output file (default: <scene stem>-<source>-rir.wav)")

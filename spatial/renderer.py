@@ -8,6 +8,7 @@ All three run the same loop on the same plan, so they give the same samples.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -69,6 +70,18 @@ def _spatialiser(scene: Scene):
     except SceneError as err:
         default_key = "output.hrtf" if scene.output.format == "binaural" else "output.format"
         raise relocate(err, scene, default_key) from None
+
+
+@contextlib.contextmanager
+def _located(scene: Scene):
+    """Problems found while rendering (a source's bad samples) at the scene key naming
+    the file: ``scene.yaml:5: sources[0].file: a.wav: audio file holds ...``."""
+    try:
+        yield
+    except SceneError as err:
+        if all(p.key is None for p in err.problems):
+            raise
+        raise relocate(err, scene, "") from None
 
 
 def _check(scene: Scene) -> None:
@@ -178,7 +191,8 @@ def render(scene: Scene, *, progress=False, block_size: int | None = None,
     p = _plan(scene)
     a, b = passage(scene, p, start, end)
     t_planned = time.perf_counter()
-    done = deliver_memory(scene, p, progress, block_size, stems, a, b)
+    with _located(scene):
+        done = deliver_memory(scene, p, progress, block_size, stems, a, b)
     t_done = time.perf_counter()
     out = {}
     for fp in p.outputs:
@@ -262,7 +276,9 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
                      fp.n_channels, subtype, n)
     t_planned = time.perf_counter()
     # the mix (buses, ducking), loudness and limiter, stems, metered (spatial.mix.deliver)
-    mixes = deliver_file(scene, p, path, subtype, progress, block_size, stems, a, b, sinks)
+    with _located(scene):
+        mixes = deliver_file(scene, p, path, subtype, progress, block_size, stems, a, b,
+                             sinks)
     t_done = time.perf_counter()
     outputs = {}
     for fp in p.outputs:

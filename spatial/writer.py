@@ -247,6 +247,11 @@ class OutputWriter:
                 > self._limit):
             raise SpatialError(f"{self.path}: more audio than frames_hint announced would pass "
                                "the 4 GiB limit of a RIFF file; nothing written")
+        if not np.isfinite(block).all():  # never a NaN or infinity in a user's file
+            bad = int(np.argmin(np.isfinite(block).all(axis=1)))
+            raise SpatialError(f"{self.path}: the render produced a non-finite sample at "
+                               f"{(self.frames + bad) / self.sample_rate:.3f} s; nothing "
+                               "written (a bug: please report it with the scene)")
         try:
             self._file.write(block)
         except (OSError, RuntimeError) as exc:

@@ -7,3 +7,8 @@ from __future__ import annotations
 MAX_TIME_S = 24 * 3600.0  # s: duration, start, keyframe times, transitions
 MAX_EXTENT_M = 1000.0  # room dimensions and |coordinates|: at most ~3 s of propagation
 GAIN_DB_RANGE = (-200.0, 60.0)  # dB: source gain_db, room tail_gain_db, bus gains
+
+# audio inputs (spatial.audio_check)
+SOURCE_RATE_RANGE = (8000, 384000)  # Hz: a source file's own rate (resampled to the scene's)
+MAX_SOURCE_CHANNELS = 128  # channels of one source file (a bed)
+MAX_SAMPLE = 1e6  # |sample| of a source (+120 dBFS): beyond it a float32 render overflows

@@ -231,13 +231,19 @@ def _audio_file(ck: Checker, node: Node, key: str) -> Path | None:
     p = ck.existing_file(node, key, "audio file")
     if p is None or not p.is_file():
         return None
+    from spatial import audio_check
+
     try:
         import soundfile
 
-        soundfile.info(str(p))
+        info = soundfile.info(str(p))
     except Exception as err:  # noqa: BLE001 - libsndfile's errors have no common type
         reason = str(err).splitlines()[-1] if str(err) else type(err).__name__
         ck.add(node, key, f"cannot read audio file {p}: {reason} (use WAV, FLAC, AIFF or OGG)")
+        return None
+    problem = audio_check.header_problem(info) or audio_check.tail_problem(p)
+    if problem:
+        ck.add(node, key, f"{p}: {problem}")
         return None
     return p
 
