@@ -32,7 +32,7 @@ from spatial.scene.yamlnodes import Checker, Node, closest, show
 TOP_KEYS = ("sample_rate", "duration", "seed", "extends", "room", "listener", "sources", "output",
             "mix")
 ROOM_KEYS = ("preset", "dimensions", "rt60", "materials", "air_absorption", "model", "decay",
-             "max_order", "crossover", "tail_gain_db", "scattering")
+             "max_order", "crossover", "tail_gain_db", "scattering", "unphysical")
 SURFACE_KEYS = ("walls",) + FACES
 WALL_FACES = ("west", "east", "south", "north")
 LISTENER_KEYS = ("position", "yaw", "path", "interpolation")
@@ -44,6 +44,7 @@ SAMPLE_RATE_RANGE = (8000, 192000)
 AIR_ABSORPTION_VOLUME_M3 = 100.0  # default: air absorption on in rooms larger than this
 RT60_RANGE_S = (0.05, 30.0)  # the tail's range (spatial.room.decay clips the decays to it)
 MAX_CROSSOVER_S = 1.0
+MIN_ROOM_SIDE_M = 0.5  # a head (~0.2 m) and room around it
 MAX_ORDER = 30  # image-source order (spatial.room.image_sources.MAX_ORDER)
 POSITION = dict(low=-MAX_EXTENT_M, high=MAX_EXTENT_M, unit="m")
 
@@ -95,16 +96,43 @@ def _room(ck: Checker, node: Node, complete: bool = True) -> Room | None:
     tail = get("tail_gain_db", ck.number, low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1],
                unit="dB")
     scattering = get("scattering", ck.number, low=0.0, high=1.0)
+    unphysical = get("unphysical", ck.boolean)
     if not fields.ok or dims is None:
+        return None
+    if not unphysical and not _physical(ck, m, dims, rt60):
         return None
     volume = dims[0] * dims[1] * dims[2]
     kw = dict(air_absorption=volume > AIR_ABSORPTION_VOLUME_M3 if air is None else air)
     for name, value in (("model", model), ("decay", decay), ("max_order", max_order),
                         ("crossover", crossover), ("tail_gain_db", tail),
-                        ("scattering", scattering)):
+                        ("scattering", scattering), ("unphysical", unphysical)):
         if value is not None:
             kw[name] = value
     return Room(dimensions=dims, rt60=rt60, materials=materials, preset=preset, **kw)
+
+
+def _physical(ck: Checker, m: dict, dims, rt60) -> bool:
+    """A room a listener fits in (every side at least MIN_ROOM_SIDE_M), and an rt60 that
+    Sabine's formula (which turns rt60 into the surfaces' absorption, spatial.room.decay)
+    gives with a mean absorption below 1. Reported, False, if not."""
+    from spatial.room.decay import rt60_absorption
+
+    shape = " x ".join(f"{d:g}" for d in dims)
+    if min(dims) < MIN_ROOM_SIDE_M:
+        ck.add(m["dimensions"], "room.dimensions",
+               f"a {shape} m room cannot hold a listener's head: every side must be at least "
+               f"{MIN_ROOM_SIDE_M:g} m (room.unphysical: true allows it)")
+        return False
+    if rt60 is not None:
+        alpha, shortest = rt60_absorption(rt60, dims)
+        if alpha >= 1.0:
+            ck.add(m["rt60"], "room.rt60",
+                   f"{rt60:g} s is impossible in a {shape} m room: Sabine's formula would "
+                   f"need a mean absorption of {alpha:.3g}, and absorption is below 1; this "
+                   f"room's shortest rt60 is {shortest:.3g} s (room.unphysical: true "
+                   "allows it)")
+            return False
+    return True
 
 
 def _materials(ck: Checker, node: Node) -> dict | None:
