@@ -75,6 +75,61 @@ def _check_outputs(out: Path, scene, subtype: str | None, frames: int | None,
         layout = _layout(scene, fmt)
         check_output(f, scene.sample_rate, len(layout.channels) if layout else 1,
                      subtype, frames)
+    if frames is not None and len(files) > 1:  # each fits: do they all, together?
+        import shutil
+
+        from spatial.writer import HEADER_BYTES
+
+        need = _disk_bytes(out, scene, subtype, frames, stems) + HEADER_BYTES * len(files)
+        folder = out.parent if str(out.parent) else Path(".")
+        free = shutil.disk_usage(folder).free
+        if need > free:
+            from spatial.writer import _size
+
+            raise SceneError.at(f"not enough disk space: the {len(files)} files need about "
+                                f"{_size(need)}, {_size(free)} free", file=out)
+
+
+def _disk_bytes(out: Path, scene, subtype, frames: int, stems: bool) -> int:
+    """Bytes the render's files take (uncompressed: an upper bound for FLAC)."""
+    from spatial.mix.deliver import deliverables
+    from spatial.writer import WRITE_FORMATS, data_bytes
+
+    total = 0
+    for fmt, (path, stem_paths) in deliverables(scene, out, stems).items():
+        layout = _layout(scene, fmt)
+        kind = (subtype or WRITE_FORMATS.get(path.suffix.lower(), ("", "FLOAT"))[1]).upper()
+        try:
+            total += (1 + len(stem_paths)) * data_bytes(
+                frames, len(layout.channels) if layout else 1, kind)
+        except KeyError:
+            pass
+    return total
+
+
+def _timed(bar, fs: int, after_s: float = 5.0):
+    """The progress callable of a large render, which also prints once, after
+    `after_s` of rendering, how long the whole render will take at the speed so far."""
+    t0, told = time.perf_counter(), []
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar(done, total)
+        spent = time.perf_counter() - t0
+        if not told and spent >= after_s and done > 0:
+            told.append(True)
+            left = spent * (total - done) / done
+            print(f"spatial: at the speed so far ({done / fs / spent:.1f}x real time) the "
+                  f"render takes about {_duration(spent + left)} in all, "
+                  f"{_duration(left)} from now", file=sys.stderr)
+
+    return progress
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def _moving(stats: dict) -> str:
@@ -104,6 +159,13 @@ def cmd_render(args) -> int:
                        ("--start", "--end"))
         frames = (frames if b is None else min(frames, b)) - a
     _check_outputs(out, scene, args.subtype, frames, args.stems, args.sandbox)
+    from spatial import resources
+
+    resources.check(scene, args.allow_large)  # before the plan allocates anything
+    disk = _disk_bytes(out, scene, args.subtype, frames, args.stems)
+    large = resources.is_large(frames, scene.sample_rate, disk)
+    if large and not args.quiet:
+        print(f"spatial: {resources.estimate_line(scene, frames, disk)}", file=sys.stderr)
     from spatial.engine.warmup import CompileClock, prepare
     from spatial.mix import report
     from spatial.progress import peak_memory_mib, terminal_progress
@@ -119,8 +181,11 @@ def cmd_render(args) -> int:
     with CompileClock() as clock:
         prepare(scene, notice=not args.quiet)
         with terminal_progress(not args.quiet and sys.stderr.isatty(), scene.sample_rate) as bar:
+            if large and not args.quiet:
+                bar = _timed(bar, scene.sample_rate)
             stats = render_to_file(scene, out, subtype=args.subtype, progress=bar,
-                                   stems=args.stems, start=args.start, end=args.end)
+                                   stems=args.stems, start=args.start, end=args.end,
+                                   allow_large=args.allow_large)
     for done in stats["outputs"].values():  # clipping is never silent, even with --quiet
         if done["mix"].get("warning"):
             print(f"spatial: warning: {done['path']}: {done['mix']['warning']}",

@@ -52,7 +52,9 @@ def target_warning(summary: dict) -> str | None:
         return None
     if not np.isfinite(got):
         if not np.isfinite(summary.get("rendered", {}).get("loudness", -np.inf)):
-            return None  # silence in, silence out: there was nothing to bring up
+            return (f"the loudness target {target:g} LUFS could not be met: the programme "
+                    "is silent (below the meter's -70 LUFS gate), so there was nothing to "
+                    "bring up and no gain was applied")
         return (f"the output is silent (below -70 LUFS), not the target {target:g} LUFS; "
                 "lower the target or raise the ceiling")
     return (f"loudness {got:.1f} LUFS, not the target {target:g}: the true-peak ceiling "

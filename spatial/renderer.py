@@ -139,13 +139,17 @@ def passage(scene: Scene, p: RenderPlan, start: float | None, end: float | None,
     return int(round(a * fs)), None if b is None else int(round(b * fs))
 
 
-def _plan(scene: Scene):
+def _plan(scene: Scene, allow_large: bool = False, in_memory: bool = False,
+          stems: bool = False):
+    from spatial import resources
     from spatial.mix.plan import apply as apply_mix  # transitions, dialogue to centre
     from spatial.routing import dialogue_metered
 
     from threadpoolctl import threadpool_limits
 
     _check(scene)
+    # the limits (sources, channels, image sources, tail, memory) before any allocation
+    resources.check(scene, allow_large, in_memory=in_memory, stems=stems)
     # one BLAS thread while planning: the same filters, bit for bit, whatever the
     # machine's BLAS threading (and OpenBLAS's threads only slowed planning down)
     with threadpool_limits(limits=1, user_api="blas"):
@@ -174,7 +178,8 @@ def format_scene(scene: Scene, fmt: str) -> Scene:
 
 
 def render(scene: Scene, *, progress=False, block_size: int | None = None,
-           stems: bool = False, start: float | None = None, end: float | None = None):
+           stems: bool = False, start: float | None = None, end: float | None = None,
+           allow_large: bool = False):
     """Render a scene to audio in memory (for short scenes; `render_to_file` streams).
     Same samples, and the same stats["mix"] summary, as `render_to_file`: buses,
     ducking, loudness and limiter (spatial.mix.deliver into an array sink).
@@ -183,12 +188,15 @@ def render(scene: Scene, *, progress=False, block_size: int | None = None,
     are then, and the reverberation of what sounded before it).
     progress: True for a bar on stderr, or a callable progress(done_frames,
     total_frames). Returns a Rendered, or with several output formats a dict
-    format -> Rendered, all from one pass. Raises SceneError for bad input."""
+    format -> Rendered, all from one pass. Raises SceneError for bad input, and for
+    a scene past the resource limits (spatial.resources: among them a result that
+    would not fit comfortably in the free memory: use render_to_file) unless
+    allow_large."""
     from spatial.mix.deliver import deliver_memory
 
     compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
     t_start = time.perf_counter()
-    p = _plan(scene)
+    p = _plan(scene, allow_large, in_memory=True, stems=stems)
     a, b = passage(scene, p, start, end)
     t_planned = time.perf_counter()
     with _located(scene):
@@ -226,14 +234,15 @@ class RenderStream:
         return self.layout.mask if self.layout is not None else None
 
 
-def render_stream(scene: Scene, *, block_size: int | None = None) -> RenderStream:
+def render_stream(scene: Scene, *, block_size: int | None = None,
+                  allow_large: bool = False) -> RenderStream:
     """Plan a scene and return its output as a stream of blocks; memory does not grow
     with the scene's length. Raises SceneError for bad input (before any block).
     The blocks are the mix of the first format before the master: output.loudness and
     output.true_peak need the whole programme (render_to_file, render)."""
     from spatial.mix.deliver import render_loop
 
-    p = _plan(scene)
+    p = _plan(scene, allow_large)
     fp = p.outputs[0]
     return RenderStream(p.sample_rate, fp.channels, fp.format, fp.length,
                         render_loop(p, scene, block_size),
@@ -243,7 +252,7 @@ def render_stream(scene: Scene, *, block_size: int | None = None) -> RenderStrea
 def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=None,
                    block_size: int | None = None, stems: bool = False,
                    start: float | None = None, end: float | None = None,
-                   sinks: dict | None = None) -> dict:
+                   sinks: dict | None = None, allow_large: bool = False) -> dict:
     """Render a scene straight to an audio file, block by block (bounded memory).
 
     The files are committed only when the whole render succeeded (spatial.writer).
@@ -259,14 +268,15 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
     file per bus (as output.stems). sinks: format -> more sinks (spatial.sinks.Sink)
     fed the render's views before mastering (spatial.mix.deliver.deliver_file); their
     commit() results are in outputs[format]["mix"]["sinks"]. Raises SceneError for
-    bad input or a bad output path.
+    bad input, a bad output path, or a scene past the resource limits
+    (spatial.resources) unless allow_large.
     """
     from spatial.mix.deliver import deliver_file
     from spatial.writer import check_output
 
     compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
     t_start = time.perf_counter()
-    p = _plan(scene)
+    p = _plan(scene, allow_large)
     a, b = passage(scene, p, start, end)
     from spatial.mix.deliver import format_path
 
@@ -307,6 +317,9 @@ def impulse_response(scene: Scene, source: str) -> Rendered:
     that source's send: exactly what the source goes through in `render`.
     """
     _check(scene)
+    from spatial import resources
+
+    resources.check(scene)
     src = scene.source(source)
     if src.path or scene.listener.path:  # moving: the response where the source starts
         from spatial.motion import frozen_scene

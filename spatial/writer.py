@@ -290,8 +290,22 @@ class OutputWriter:
             self.abort()
 
 
+FULL_BYTES = 1 << 20  # a folder with less free space than this after a failed write is full
+
+
 def _write_error(exc: BaseException, path: Path) -> BaseException:
     if isinstance(exc, (OSError, RuntimeError)) and not isinstance(exc, SpatialError):
+        import errno
+
+        try:  # libsndfile says only "System error.": the free space tells
+            free = shutil.disk_usage(_folder(path)).free
+        except OSError:
+            free = None
+        if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or (
+                free is not None and free < FULL_BYTES):
+            left = "" if free is None else f" ({_size(free)} free)"
+            return SceneError.at(f"cannot write output: the disk is full{left}; nothing was "
+                                 "written (free some space, or write elsewhere)", file=path)
         return SceneError.at(f"cannot write output: {exc}", file=path)
     return exc
 
