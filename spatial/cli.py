@@ -216,6 +216,10 @@ def cmd_validate(args) -> int:
     from spatial.audio_check import scene_audio
 
     problems, warnings = scene_audio(scene, full=not args.quick)  # every sample decoded
+    if not args.allow_large:  # what the render would refuse: the resource limits
+        from spatial.resources import problems as limits
+
+        problems += limits(scene)
     if problems:
         raise SceneError(problems)
     for warning in warnings:
@@ -291,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scene")
     p.add_argument("--quick", action="store_true", help="check the audio files' headers "
                    "only, without decoding them (NaN, overflow and damaged data go unseen)")
+    p.add_argument("--allow-large", action="store_true", help="do not report the resource "
+                   "limits that render --allow-large lifts")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("rir", help="write the impulse response from one source to the listener")
     common(p, "output file (default: <scene stem>-<source>-rir.wav)")
