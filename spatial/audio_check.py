@@ -188,3 +188,24 @@ def scene_audio(scene, full: bool = False):
         if warning and warning not in warnings:
             warnings.append(warning)
     return problems, warnings
+
+
+def checked_file(ck, node, key: str) -> Path | None:
+    """A source's `file` key (spatial.scene.validate): it exists, libsndfile reads its
+    header, and the header and tail checks pass; else reported on the Checker, None."""
+    p = ck.existing_file(node, key, "audio file")
+    if p is None or not p.is_file():
+        return None
+    try:
+        import soundfile
+
+        info = soundfile.info(str(p))
+    except Exception as err:  # noqa: BLE001 - libsndfile's errors have no common type
+        reason = str(err).splitlines()[-1] if str(err) else type(err).__name__
+        ck.add(node, key, f"cannot read audio file {p}: {reason} (use WAV, FLAC, AIFF or OGG)")
+        return None
+    problem = header_problem(info) or tail_problem(p)
+    if problem:
+        ck.add(node, key, f"{p}: {problem}")
+        return None
+    return p

@@ -256,7 +256,11 @@ def cmd_plot(args) -> int:
     from spatial.scene_map import plot_scene
 
     out = Path(args.output) if args.output else Path.cwd() / f"{Path(args.scene).stem}-map.png"
-    plot_scene(_load(args.scene, args.format), out)
+    scene = _load(args.scene, args.format)
+    from spatial.safety import refuse_unsafe_outputs
+
+    refuse_unsafe_outputs(scene, [("map", out)])  # never over the scene or its audio
+    plot_scene(scene, out)
     if not args.quiet:
         print(f"{out}: map of {args.scene}")
     return 0

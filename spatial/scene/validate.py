@@ -44,7 +44,6 @@ SAMPLE_RATE_RANGE = (8000, 192000)
 AIR_ABSORPTION_VOLUME_M3 = 100.0  # default: air absorption on in rooms larger than this
 RT60_RANGE_S = (0.05, 30.0)  # the tail's range (spatial.room.decay clips the decays to it)
 MAX_CROSSOVER_S = 1.0
-MIN_ROOM_SIDE_M = 0.5  # a head (~0.2 m) and room around it
 MAX_ORDER = 30  # image-source order (spatial.room.image_sources.MAX_ORDER)
 POSITION = dict(low=-MAX_EXTENT_M, high=MAX_EXTENT_M, unit="m")
 
@@ -99,7 +98,9 @@ def _room(ck: Checker, node: Node, complete: bool = True) -> Room | None:
     unphysical = get("unphysical", ck.boolean)
     if not fields.ok or dims is None:
         return None
-    if not unphysical and not _physical(ck, m, dims, rt60):
+    from spatial.scene.physical import physical
+
+    if not unphysical and not physical(ck, m, dims, rt60):
         return None
     volume = dims[0] * dims[1] * dims[2]
     kw = dict(air_absorption=volume > AIR_ABSORPTION_VOLUME_M3 if air is None else air)
@@ -109,30 +110,6 @@ def _room(ck: Checker, node: Node, complete: bool = True) -> Room | None:
         if value is not None:
             kw[name] = value
     return Room(dimensions=dims, rt60=rt60, materials=materials, preset=preset, **kw)
-
-
-def _physical(ck: Checker, m: dict, dims, rt60) -> bool:
-    """A room a listener fits in (every side at least MIN_ROOM_SIDE_M), and an rt60 that
-    Sabine's formula (which turns rt60 into the surfaces' absorption, spatial.room.decay)
-    gives with a mean absorption below 1. Reported, False, if not."""
-    from spatial.room.decay import rt60_absorption
-
-    shape = " x ".join(f"{d:g}" for d in dims)
-    if min(dims) < MIN_ROOM_SIDE_M:
-        ck.add(m["dimensions"], "room.dimensions",
-               f"a {shape} m room cannot hold a listener's head: every side must be at least "
-               f"{MIN_ROOM_SIDE_M:g} m (room.unphysical: true allows it)")
-        return False
-    if rt60 is not None:
-        alpha, shortest = rt60_absorption(rt60, dims)
-        if alpha >= 1.0:
-            ck.add(m["rt60"], "room.rt60",
-                   f"{rt60:g} s is impossible in a {shape} m room: Sabine's formula would "
-                   f"need a mean absorption of {alpha:.3g}, and absorption is below 1; this "
-                   f"room's shortest rt60 is {shortest:.3g} s (room.unphysical: true "
-                   "allows it)")
-            return False
-    return True
 
 
 def _materials(ck: Checker, node: Node) -> dict | None:
@@ -238,7 +215,9 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
                        " (a source placed in the room needs one; beds have diegetic: false)")
     gain = get("gain_db", ck.number, low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1], unit="dB")
     start = get("start", ck.number, nonnegative=True, low=0.0, high=MAX_TIME_S, unit="s")
-    file = _audio_file(ck, m["file"], f"{path}.file") if "file" in m else None
+    from spatial.audio_check import checked_file
+
+    file = checked_file(ck, m["file"], f"{path}.file") if "file" in m else None
     transitions = None
     if "transitions" in m:  # the mix's keys (spatial.mix.keys)
         from spatial.mix import keys as mix_keys
@@ -253,27 +232,6 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
                             ("path", track), ("interpolation", interp), ("doppler", doppler))
           if v is not None}
     return Source(name=name, file=file, position=position, **kw)
-
-
-def _audio_file(ck: Checker, node: Node, key: str) -> Path | None:
-    p = ck.existing_file(node, key, "audio file")
-    if p is None or not p.is_file():
-        return None
-    from spatial import audio_check
-
-    try:
-        import soundfile
-
-        info = soundfile.info(str(p))
-    except Exception as err:  # noqa: BLE001 - libsndfile's errors have no common type
-        reason = str(err).splitlines()[-1] if str(err) else type(err).__name__
-        ck.add(node, key, f"cannot read audio file {p}: {reason} (use WAV, FLAC, AIFF or OGG)")
-        return None
-    problem = audio_check.header_problem(info) or audio_check.tail_problem(p)
-    if problem:
-        ck.add(node, key, f"{p}: {problem}")
-        return None
-    return p
 
 
 def _output(ck: Checker, node: Node) -> Output | None:
