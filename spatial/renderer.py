@@ -271,9 +271,16 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
     bad input, a bad output path, or a scene past the resource limits
     (spatial.resources) unless allow_large.
     """
-    from spatial.mix.deliver import deliver_file
+    from spatial.mix.deliver import deliver_file, deliverables
+    from spatial.safety import refuse_unsafe_outputs
     from spatial.writer import check_output
 
+    # never over one of the scene's inputs, never two deliverables on one file
+    refuse_unsafe_outputs(scene, [(what, f) for fmt, (main, stem_files) in
+                                  deliverables(scene, path, stems).items()
+                                  for what, f in [(fmt, main)] + [
+                                      (f"{fmt} {b} stem", sf) for b, sf in stem_files.items()]],
+                          key="path")
     compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
     t_start = time.perf_counter()
     p = _plan(scene, allow_large)

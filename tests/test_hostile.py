@@ -302,3 +302,13 @@ def test_safety_refuses_two_outputs_on_one_file_and_hard_links(corpus):
     with pytest.raises(SceneError, match="would overwrite hard.wav, the file of source 'a'"):
         refuse_unsafe_outputs(scene, [("mono", Path("hard.wav"))])
     refuse_unsafe_outputs(scene, [("mono", Path("fine.wav"))], sandbox=corpus)
+
+
+def test_render_to_file_refuses_to_overwrite_a_source(corpus):
+    from spatial import render_to_file
+    from spatial.scene.loader import load_scene
+
+    before = listing(corpus)
+    with pytest.raises(SceneError, match="path: the mono would overwrite .*good-link.wav"):
+        render_to_file(load_scene("good.yaml"), corpus / "good-link.wav")
+    assert listing(corpus) == before
