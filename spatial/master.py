@@ -40,7 +40,9 @@ def clip_warning(summary: dict, subtype: str | None = None) -> str | None:
         return None
     what = ("clipped in the file" if (subtype or "").upper() in FIXED_POINT
             else "above full scale (players will clip them)")
-    return (f"{n} samples {what}: peak {summary['sample_peak']:+.1f} dBFS, true peak "
+    from spatial.errors import plural
+
+    return (f"{plural(n, 'sample')} {what}: peak {summary['sample_peak']:+.1f} dBFS, true peak "
             f"{summary['true_peak']:+.1f} dBTP; set a ceiling (output.true_peak: -1) or "
             "lower the gains")
 

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spatial.errors import SceneError, SpatialError
+from spatial.errors import SceneError, SpatialError, plural
 
 # Largest RIFF file: the RIFF and data chunk sizes are unsigned 32-bit. A module
 # constant so tests can lower it and check the switch to RF64 on a small file.
@@ -327,7 +327,7 @@ def open_output(path: str | Path, sample_rate: int, channels: int, subtype: str 
     major, subtype = _spec(path, subtype)
     if channel_mask and bin(channel_mask).count("1") != channels:
         raise SceneError.at(f"channel mask {channel_mask:#x} labels "
-                            f"{bin(channel_mask).count('1')} channels, the file has {channels}",
+                            f"{plural(bin(channel_mask).count('1'), 'channel')}, the file has {channels}",
                             file=path)
     if major == "FLAC" and channel_mask and channel_mask != FLAC_MASKS[channels]:
         raise SceneError.at(f"channel mask {channel_mask:#x} is not FLAC's {channels}-channel "

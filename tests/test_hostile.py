@@ -312,3 +312,15 @@ def test_render_to_file_refuses_to_overwrite_a_source(corpus):
     with pytest.raises(SceneError, match="path: the mono would overwrite .*good-link.wav"):
         render_to_file(load_scene("good.yaml"), corpus / "good-link.wav")
     assert listing(corpus) == before
+
+
+def test_one_and_many_are_grammatical(corpus, capsys):
+    from spatial.master import clip_warning
+
+    assert cli.main(["validate", "good.yaml"]) == 0
+    assert "(1 source, room" in capsys.readouterr().out
+    assert cli.main(["validate", "room-images.yaml", "--allow-large"]) == 0
+    assert "(6 sources, room" in capsys.readouterr().out
+    one = {"clipped": 1, "sample_peak": 0.5, "true_peak": 0.7}
+    assert clip_warning(one).startswith("1 sample above full scale")
+    assert clip_warning({**one, "clipped": 2}).startswith("2 samples above full scale")
