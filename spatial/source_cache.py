@@ -186,6 +186,7 @@ class Slot:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if shutil.disk_usage(self.path.parent).free < need + FREE_RESERVE:
                 return None
+            tempfiles.watch(self.path.parent)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".part",
                                        prefix=f"{self.path.stem}.{tempfiles.tag()}.")
         except OSError:

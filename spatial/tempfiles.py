@@ -13,7 +13,10 @@ than STALE_S, whatever its name says).
 :class:`Terminated` (a KeyboardInterrupt, as SIGINT is), so the same cleanup runs
 whichever of the three ends a render; a second signal during the cleanup is held
 back until it is done (the cleanup is short: unlinks and closes); a third ends the
-process at once.
+process at once. A signal that falls between a temporary file's creation and the
+``try`` that would remove it cannot leave it behind either: the folders temporary
+files are made in are watched (:func:`watch`), and when the block ends after a
+signal every file of this process still there is removed (:func:`remove_own`).
 """
 from __future__ import annotations
 
@@ -41,9 +44,40 @@ def tag() -> str:
     return f"{os.getpid()}@{_host()}"
 
 
+_FOLDERS: set[str] = set()  # folders this process made temporary files in
+
+
+def watch(folder) -> None:
+    """Say that this process makes temporary files (named with :func:`tag`) in
+    `folder`: :func:`remove_own` looks there. Call it before making one."""
+    _FOLDERS.add(os.path.abspath(folder))
+
+
+def remove_own() -> int:
+    """Remove every file of this process's (its tag in the name) left in the watched
+    folders: what an interrupt cut between a file's creation and the code that would
+    have removed it. Only when no render of this process is running (the command's
+    end). Returns how many. Never raises."""
+    mine, removed = f".{tag()}.", 0
+    for folder in list(_FOLDERS):
+        try:
+            with os.scandir(folder) as it:
+                names = [e.path for e in it if mine in e.name]
+        except OSError:
+            continue
+        for path in names:
+            try:
+                os.unlink(path)
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
 def make(folder: Path, prefix: str, suffix: str) -> Path:
     """A new empty temporary file in `folder` named for this process (mkstemp: never an
     existing file); the caller removes it."""
+    watch(folder)
     fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{tag()}.", suffix=suffix, dir=folder)
     os.close(fd)
     return Path(tmp)
@@ -130,5 +164,7 @@ def signals_as_interrupts(signums=(signal.SIGTERM, signal.SIGHUP)):
     try:
         yield fired
     finally:
+        if fired:  # a signal may have fallen between a file's creation and its cleanup
+            remove_own()
         for s, h in old.items():
             signal.signal(s, h)

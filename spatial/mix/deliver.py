@@ -144,8 +144,9 @@ class _Memory:
 
 
 def _temp(path: Path) -> Path:
-    from spatial.tempfiles import tag
+    from spatial.tempfiles import tag, watch
 
+    watch(path.parent if str(path.parent) else Path("."))
     return path.with_name(f".{path.name}.{tag()}.pass1.wav")
 
 
