@@ -7,8 +7,9 @@
 
 - binaural: MagLS filters built from an HRTF set (:mod:`spatial.decoding.magls`;
   default the packaged MIT KEMAR set with its bottom cap filled, diffuse-field
-  equalised like a binaural render). The output is the input's length plus the
-  filters' (taps - 1): nothing of the filters' ring-out is cut.
+  equalised like a binaural render), aligned with the input (the filters' 5 ms
+  lead is dropped). The output is longer than the input by the filters' ring-out
+  (taps - 1 - lead: 16 ms at 48 kHz), which is kept.
 - stereo, 5.1, 7.1, 5.1.4, 7.1.4: an AllRAD matrix (:mod:`spatial.decoding.allrad`),
   in the layout's channel order (LFE silent); the output has the input's length.
 - yaw: the sound field is first turned as for a listener turned by yaw degrees
@@ -99,8 +100,9 @@ class Decoder:
             from spatial.decoding.magls import decoder_filters
             from spatial.filters.hrtf import load_hrtf
 
-            filters = decoder_filters(load_hrtf(hrtf or "default", self.fs, eq=hrtf_eq),
-                                      self.order, covariance=covariance)  # (C, 2, T)
+            filters, self.lead = decoder_filters(load_hrtf(hrtf or "default", self.fs,
+                                                           eq=hrtf_eq),
+                                                 self.order, covariance=covariance)
             self.filters = np.einsum("cet,cd->det", filters, rot)  # rotation first
             self.taps = self.filters.shape[-1]
             self.matrix = None
@@ -113,7 +115,8 @@ class Decoder:
             from spatial.decoding.allrad import allrad_matrix
 
             self.matrix = allrad_matrix(self.layout, self.order) @ rot  # (C_out, C_in)
-            self.taps = 1
+            self.taps, self.lead = 1, 0
+        self._skip = self.lead  # output samples still to drop (the filters' lead)
 
     @property
     def n_out(self) -> int:
@@ -132,14 +135,20 @@ class Decoder:
         y = y[:, :n + self.taps - 1].T  # (n + T - 1, 2)
         y[:self.taps - 1] += self._tail  # n >= 1: y is at least taps long
         self._tail = y[n:].copy()  # what is not yet due: the next block's start
-        return y[:n]
+        return self._drop(y[:n])
+
+    def _drop(self, y: np.ndarray) -> np.ndarray:
+        k = min(self._skip, len(y))
+        self._skip -= k
+        return y[k:]
 
     def flush(self) -> np.ndarray:
-        """The ring-out after the last block: (taps - 1, C_out) (empty for speakers)."""
+        """The ring-out after the last block (empty for speakers): in all, the output
+        is the input's length + taps - 1 - lead."""
         if self.matrix is not None:
             return np.zeros((0, self.n_out))
         out, self._tail = self._tail, np.zeros((self.taps - 1, 2))
-        return out
+        return self._drop(out)
 
 
 def _check_channels(n: int, source: str, order: int, what, key: str) -> None:
@@ -200,7 +209,7 @@ def decode_file(infile, outfile, from_: str, to: str, hrtf="default", yaw: float
     fs = int(info.samplerate)
     check_output(outfile, fs, len(layout.channels), subtype, info.frames)  # before any work
     dec = Decoder(from_, to, fs, hrtf, yaw, hrtf_eq, covariance, keys)
-    total = info.frames + dec.taps - 1
+    total = info.frames + dec.taps - 1 - dec.lead
     frames = 0
     with open_output(outfile, fs, dec.n_out, subtype, layout.mask, frames_hint=total) as out:
         try:
