@@ -40,7 +40,11 @@ a diffuse field, D^H (Y^T W Y) D, equal the HRTF set's, H^H W H (ear powers and
 interaural coherence), with the A closest to the identity (Vilkamo, Bäckström,
 Kuntz 2013: A = Xt V U^H X^-1, Xt Xt^H = target, X X^H = decoded, U S V^H
 the SVD of X^H Xt). A low order decodes a diffuse field too coherent between the
-ears above f_c; the constraint decorrelates it.
+ears above f_c (mean interaural coherence in 1 - 4 kHz: 0.67, 0.36, 0.11 for
+orders 1, 2, 3 against the KEMAR set's 0.02); the constraint decorrelates it.
+It is off by default because it costs the direct sound's ILD: over 26
+directions the order-3 broadband ILD error grows from 1.35 to 2.8 dB at worst
+(FOA 4.2 -> 6.4 dB), the ITD error is unchanged (29 us).
 
 Filters: the set's responses are sampled on an FFT grid of at least twice
 their length (2048 points at 48 kHz); the decoder's impulse responses are its
