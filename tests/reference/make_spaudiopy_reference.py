@@ -2,14 +2,16 @@
 ``decoder.magls_bin``) that tests/test_decode.py decodes spatial's own ambisonic
 renders with, beside spatial's decoder.
 
-    python3 -m venv /tmp/spavenv && /tmp/spavenv/bin/pip install spaudiopy sofar 'scipy<1.17'
+    python3 -m venv /tmp/spavenv
+    /tmp/spavenv/bin/pip install spaudiopy sofar 'scipy<1.17'
     /tmp/spavenv/bin/python tests/reference/make_spaudiopy_reference.py
 
 Why a data file: spaudiopy 0.2.0 installs beside numpy 2, but it calls
 scipy.special.sph_harm, which scipy 1.17 removed (so it needs scipy < 1.17,
-here 1.16.3), and it brings resampy, h5py and sounddevice; its filters are computed once here and stored (130 kB). The script does
-not import spatial: it reads the packaged SOFA file with sofar, and the AmbiX
-convention it converts to is written out below from its definition.
+here 1.16.3), and it brings resampy, h5py and sounddevice; its filters are
+computed once here and stored (78 kB). The script does not import spatial: it
+reads the packaged SOFA file with sofar, and the AmbiX convention it converts
+to is written out below from its definition.
 
 What it does, per order N = 1, 2, 3:
 
