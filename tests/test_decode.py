@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -36,16 +37,26 @@ DIRECTIONS = [(a, 0) for a in AZIMUTHS] + [(0, 30), (90, 30), (-135, 30), (45, -
 ORDERS = {"foa": 1, "hoa3": 3}
 
 
+TAUS = np.arange(-1.2e-3, 1.2e-3 + 1e-9, 1e-6)  # ITD search grid: 1 us steps
+
+
+@lru_cache(maxsize=4)
+def _itd_basis(n: int):
+    """FFT length -> (bins 0 < f <= 1.5 kHz, cos and sin of 2 pi f tau on TAUS)."""
+    f = np.fft.rfftfreq(n, 1 / FS)
+    sel = (f > 0) & (f <= 1500.0)
+    arg = 2 * np.pi * np.outer(TAUS, f[sel])
+    return sel, np.cos(arg), np.sin(arg)
+
+
 def itd_s(x: np.ndarray) -> float:
     """(n, 2) ears -> low-frequency ITD (s), > 0 when the left ear leads."""
     n = 1 << int(np.ceil(np.log2(len(x))))
-    spec, f = np.fft.rfft(x, n, axis=0), np.fft.rfftfreq(n, 1 / FS)
-    sel = (f > 0) & (f <= 1500.0)
+    sel, cos, sin = _itd_basis(n)
+    spec = np.fft.rfft(x, n, axis=0)
     c = spec[sel, 1] * np.conj(spec[sel, 0])
     c = c / np.maximum(np.abs(c), 1e-300)
-    taus = np.arange(-1.2e-3, 1.2e-3 + 1e-9, 1e-6)
-    arg = 2 * np.pi * np.outer(taus, f[sel])
-    return float(taus[np.argmax(np.cos(arg) @ c.real - np.sin(arg) @ c.imag)])
+    return float(TAUS[np.argmax(cos @ c.real - sin @ c.imag)])
 
 
 def ild_db(x: np.ndarray) -> float:
