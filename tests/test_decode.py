@@ -282,3 +282,17 @@ def test_covariance_constraint_gives_the_diffuse_field_of_the_hrtf_set():
         else:
             excess = np.mean(coherence(got)[band] - coherence(target)[band])
             assert excess > 0.1, excess
+
+
+def test_the_decoders_quadrature_integrates_the_harmonics():
+    """The set's solid-angle weights, which MagLS fits with, integrate the SN3D
+    harmonics over the sphere: Y^T W Y = diag(1 / (2n + 1)) (measured within 1e-3;
+    equal weights on the KEMAR grid: 5e-3)."""
+    from spatial.filters.ambisonics import acn_order
+    from spatial.filters.hrtf import load_hrtf
+
+    hrtf = load_hrtf("default", FS)
+    y = sh_matrix(3, hrtf.directions)
+    gram = y.T @ (hrtf.weights[:, None] / hrtf.weights.sum() * y)
+    np.testing.assert_allclose(gram, np.diag(1.0 / (2 * acn_order(np.arange(16)) + 1)),
+                               atol=2e-3)
