@@ -58,7 +58,8 @@ within 5 ms). So the circle is read from -LEAD_S (5 ms) to half its length,
 with half-Hann fades of FADE_S at both ends, and the decoder drops the first
 LEAD_S of its output: the decoded file stays aligned with its input. (Cutting
 that part instead, as a causal filter must, moved the order-3 ITD by up to
-10 us and the ILD by up to 0.5 dB.)
+21 us and the ILD by up to 0.3 dB over 26 directions: worst ITD error 46 us
+instead of 29.)
 """
 from __future__ import annotations
 
