@@ -13,8 +13,8 @@ quadrature weights W = diag(w) (the spherical Voronoi cell areas the set
 carries: a grid is rarely uniform, and plain sums over-weight its dense parts;
 with them Y^T W Y is the SN3D diag(1 / (2n + 1)) within 1e-3 on KEMAR. KEMAR's
 cells differ by less than 2x, and equal weights there change the order-3
-figures by only 1 us and 0.01 dB) and the responses as rendered (``HrtfSet.hrirs``: minimum phase plus
-the interaural and mean delays):
+figures by only 1 us and 0.01 dB) and the responses as rendered
+(``HrtfSet.hrirs``: minimum phase plus the interaural and mean delays):
 
 - below the cutoff f_c: weighted least squares per ear and frequency,
   D = (Y^T W Y)^-1 Y^T W H. There a low order still resolves the head
@@ -34,10 +34,11 @@ mean phase step of the W decoder over the last PREDICT_BINS bins below the
 changeover (its group delay: Hold, Meyer-Kahlen, Pulkki 2023, as spaudiopy's
 ``magls_bin(hf_cont='avg')``). With the filters' lead kept (below) this
 advance changes the order-3 figures by < 1 us and 0.02 dB; it mattered while
-the filters were cut causal (worst ITD error 44 -> 34 us).
+the filters were cut causal (worst order-3 ITD error over 14 directions:
+44 us without it, 34 us with it).
 
-Optional (``covariance=True``; off by default, see below): the diffuse-field covariance
-constraint (Zaunschirm, Schörkhuber, Höldrich 2018, JASA 143(6)): per bin a
+Optional (``covariance=True``; off by default, see below): the diffuse-field
+covariance constraint (Zaunschirm, Schörkhuber, Höldrich 2018, JASA 143(6)): per bin a
 2x2 matrix A applied to the ears, D -> A D, makes the decoded 2x2 covariance of
 a diffuse field, D^H (Y^T W Y) D, equal the HRTF set's, H^H W H (ear powers and
 interaural coherence), with the A closest to the identity (Vilkamo, Bäckström,
