@@ -37,6 +37,9 @@ _EXPORTS = {
     "Profile": "spatial.analysis.profile",
     "Comparison": "spatial.analysis.comparison",
     "ProfileSink": "spatial.analysis.sink",
+    "decode": "spatial.decoding.decoder",
+    "decode_file": "spatial.decoding.decoder",
+    "Decoded": "spatial.decoding.decoder",
 }
 
 __all__ = ["__version__", *_EXPORTS]

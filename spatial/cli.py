@@ -230,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     from spatial.analysis.commands import add_parsers
 
     add_parsers(sub)  # analyze, compare (spatial.analysis.commands)
+    from spatial.decoding.commands import add_parsers as add_decode
+
+    add_decode(sub)  # decode (spatial.decoding.commands)
     return parser
 
 
