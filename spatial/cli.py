@@ -230,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     from spatial.analysis.commands import add_parsers
 
     add_parsers(sub)  # analyze, compare (spatial.analysis.commands)
+    from spatial.batch import commands as batch
+
+    batch.add_parsers(sub)  # batch, variations (spatial.batch.commands)
     return parser
 
 
