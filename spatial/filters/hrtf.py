@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zipfile
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -42,8 +42,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import zipfile
 import threading
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
