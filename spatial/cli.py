@@ -29,9 +29,10 @@ EXIT_BAD_INPUT = 2
 
 
 def _load(path: str, fmt: str | None = None, hrtf: str | None = None):
-    from spatial.scene.loader import load_scene
+    from spatial.scene.loader import load_scene, load_scene_text
 
-    scene = load_scene(path)
+    # "-": the scene from standard input (paths in it relative to the current directory)
+    scene = load_scene_text(sys.stdin.read(), None) if path == "-" else load_scene(path)
     changes, locations = {}, dict(scene.locations)
     for key, flag, value in (("format", "--format", fmt), ("hrtf", "--hrtf", hrtf)):
         if value is not None:
@@ -97,6 +98,8 @@ def _compiled(seconds: float) -> str:
 
 
 def cmd_render(args) -> int:
+    if args.scene == "-" and not args.output:
+        raise SceneError.at("a scene read from standard input needs -o OUT.wav", key="--output")
     scene = _load(args.scene, args.format, args.hrtf)
     out = Path(args.output) if args.output else Path.cwd() / (Path(args.scene).stem + ".wav")
     from spatial.writer import estimate_frames
@@ -196,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p, output_help):
-        p.add_argument("scene", help="scene file (YAML or JSON)")
+        p.add_argument("scene", help="scene file (YAML or JSON); render: - reads it from "
+                       "standard input")
         p.add_argument("-o", "--output", help=output_help)
         p.add_argument("--format", help="override output.format (" + ", ".join(
             f for f in FORMATS if f != "custom") + "); render: several, comma-separated, "
