@@ -217,3 +217,14 @@ def test_command_help_lists_batch():
     parser = cli.build_parser()
     text = parser.format_help()
     assert "batch" in text and "variations" in text
+
+
+def test_inputs_of_a_scene_include_its_bases(tmp_path):
+    from spatial.batch.task import inputs
+
+    paths = scenes(tmp_path, 1)
+    (tmp_path / "ep").mkdir()
+    episode = tmp_path / "ep" / "e1.yaml"
+    episode.write_text("extends: ../scene0.yaml\nlistener:\n  yaw: 45\n")
+    got = {p.resolve() for p in inputs(load_scene(episode))}
+    assert got == {episode.resolve(), paths[0].resolve(), (tmp_path / "n0.wav").resolve()}

@@ -150,3 +150,27 @@ def test_scene_save_round_trip(template, tmp_path):
     assert again == dataclasses.replace(scene, path=saved)
     assert again.source("door").label == "door"
     assert [s.name for s in again.remove_source("a").sources] == ["b", "door"]
+
+
+def test_render_reads_the_scene_from_standard_input(template, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    scene = variation(read_template(template), template, 0, 0)
+    text = scene.with_output(format="stereo").save(tmp_path / "v.yaml").read_text()
+    env = dict(os.environ, PYTHONPATH=str(root))
+    run = [sys.executable, "-m", "spatial", "render", "-", "-q"]
+    r = subprocess.run(run + ["-o", "piped.wav"], input=text, cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r2 = subprocess.run([sys.executable, "-m", "spatial", "render", "v.yaml", "-q", "-o",
+                         "file.wav"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                        timeout=300)
+    assert r2.returncode == 0, r2.stderr
+    assert (tmp_path / "piped.wav").read_bytes() == (tmp_path / "file.wav").read_bytes()
+    r = subprocess.run(run, input=text, cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "-o" in r.stderr
