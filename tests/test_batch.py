@@ -228,3 +228,16 @@ def test_inputs_of_a_scene_include_its_bases(tmp_path):
     episode.write_text("extends: ../scene0.yaml\nlistener:\n  yaw: 45\n")
     got = {p.resolve() for p in inputs(load_scene(episode))}
     assert got == {episode.resolve(), paths[0].resolve(), (tmp_path / "n0.wav").resolve()}
+
+
+def test_importing_the_cli_leaves_the_thread_settings_alone():
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    code = ("import os, sys, spatial.cli; print(os.environ.get('OPENBLAS_NUM_THREADS'), "
+            "'numpy' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.stdout.split() == ["None", "False"], r.stderr  # the command sets it, in main()
