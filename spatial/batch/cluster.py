@@ -34,8 +34,10 @@ def client(workers: int | None = None, scheduler: str | None = None):
         with contextlib.closing(c):
             yield c
         return
+    # the workers' own log lines (a heartbeat lost as the cluster closes...) stay quiet:
+    # what a task met comes back through its future, one line
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+                           dashboard_address=None, silence_logs=logging.CRITICAL)
     with contextlib.closing(cluster), Client(cluster, set_as_default=False) as c:
         yield c
 
