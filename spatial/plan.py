@@ -236,7 +236,10 @@ def bed_filters(index: int, n_channels: int, spatialiser, scene: Scene) -> list[
 
 
 _TAILS: dict[tuple, np.ndarray] = {}  # in-process cache: same room and output, same tail
-_TAILS_KEPT = 4
+# Least recently used go first, past this many bytes: a run of four formats plans five
+# tails (with the mono meter's), 0.3-4 MB each; a cap of four entries evicted each one
+# just before it was needed again, so repeated multi-format renders never hit.
+_TAILS_BYTES = 64 << 20
 _TAILS_LOCK = threading.Lock()  # renders side by side (spatial.batch) share the cache
 
 
@@ -251,16 +254,17 @@ def tail_filter(scene: Scene, spatialiser) -> np.ndarray:
     key = (repr(scene.room), repr(scene.output), int(scene.sample_rate), int(scene.seed),
            type(spatialiser).__name__, len(spatialiser.channels))
     with _TAILS_LOCK:
-        tail = _TAILS.get(key)
+        tail = _TAILS.pop(key, None)
     if tail is None:  # made outside the lock (the same for every thread that makes it)
         rng = np.random.default_rng([int(scene.seed), 0x7A11])  # the tail's own stream
         tail = rir.tail_filter(scene.room, spatialiser, scene.sample_rate, rng,
                                tracer_seed=tracer_seed(scene.seed))
         tail.setflags(write=False)
-        with _TAILS_LOCK:
-            while len(_TAILS) >= _TAILS_KEPT:
-                _TAILS.pop(next(iter(_TAILS)))
-            tail = _TAILS.setdefault(key, tail)
+    with _TAILS_LOCK:
+        tail = _TAILS.setdefault(key, tail)  # another thread's, if it was first
+        _TAILS[key] = _TAILS.pop(key)  # the newest last
+        while len(_TAILS) > 1 and sum(t.nbytes for t in _TAILS.values()) > _TAILS_BYTES:
+            _TAILS.pop(next(iter(_TAILS)))
     return tail
 
 

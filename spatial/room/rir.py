@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spatial.bands import N_BANDS, combine
+from spatial.bands import N_BANDS, combine_lowrank
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND, world_to_listener
 from spatial.room.decay import air_absorption_coeffs, band_rt60
 from spatial.room.image_sources import Reflections, image_sources
@@ -121,10 +121,7 @@ def render_reflections(refl: Reflections, band_gains: np.ndarray, listener_pos, 
     rank = max(1, int(np.sum(sv > SVD_TOLERANCE * sv[0])))
     comps = np.zeros((rank, n_ch, length))  # each image delayed once for every component
     scatter_images_many(comps, irs, delays, np.ascontiguousarray(u[:, :rank] * sv[:rank]))
-    per_band = np.zeros((N_BANDS, n_ch, length))
-    for k in range(rank):
-        per_band += vt[k][:, None, None] * comps[k][None]
-    return combine(per_band, fs)
+    return combine_lowrank(comps, vt[:rank], fs)
 
 
 def early_filter(room, source_pos, listener_pos, listener_yaw_deg: float, spatialiser,
