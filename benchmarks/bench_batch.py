@@ -8,11 +8,12 @@
    per scene (the command's start-up paid N times), one after another;
 3. batch: `spatial batch SCENES --format binaural,5.1 --workers W` (default 2) on a
    LocalCluster started by the command (its start-up counted), with manifest.json;
-   optionally again with --labels.
+   optionally again with --labels. --repeats R alternates R serial and R batch runs
+   (the machine's load then weighs on both) and reports medians.
 Both wall times include everything a user waits for. The batch's outputs are checked
 byte for byte against the serial ones, and its manifest for every scene and format.
 
-    python benchmarks/bench_batch.py [--scenes 20] [--seconds 4] [--workers 2] [--json F]
+    python benchmarks/bench_batch.py [--scenes 20] [--seconds 4] [--workers 2] [--repeats 3] [--labels] [--json F]
 """
 from __future__ import annotations
 
@@ -107,6 +108,8 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=1, help="serial and batch runs, "
+                    "alternated (tables show medians)")
     ap.add_argument("--labels", action="store_true", help="also time the batch with --labels")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
@@ -123,26 +126,30 @@ def main() -> None:
         t_var, _ = spatial("variations", "season.yaml", "-n", args.scenes, "--seed", 1,
                            "--out-dir", "scenes", "-q", cwd=work)
         scenes = sorted((work / "scenes").glob("*.yaml"))
-        (work / "serial").mkdir()
-        t0 = time.perf_counter()
-        for s in scenes:
-            spatial("render", s, "--format", FORMATS, "-o", work / "serial" / f"{s.stem}.wav",
-                    "-q", cwd=work)
-        t_serial = time.perf_counter() - t0
-        t_batch, _ = spatial("batch", *scenes, "--format", FORMATS, "--out-dir", "batch",
-                             "--workers", args.workers, "-q", cwd=work)
-        manifest = json.loads((work / "batch" / "manifest.json").read_text())
+        serial, batched = [], []
+        for r in range(args.repeats):  # alternated: a shared machine's load hits both
+            out = work / f"serial{r}"
+            out.mkdir()
+            t0 = time.perf_counter()
+            for s in scenes:
+                spatial("render", s, "--format", FORMATS, "-o", out / f"{s.stem}.wav", "-q",
+                        cwd=work)
+            serial.append(time.perf_counter() - t0)
+            batched.append(spatial("batch", *scenes, "--format", FORMATS, "--out-dir",
+                                   f"batch{r}", "--workers", args.workers, "-q", cwd=work)[0])
+        t_serial, t_batch = float(np.median(serial)), float(np.median(batched))
+        manifest = json.loads((work / "batch0" / "manifest.json").read_text())
         same = 0
         for s in scenes:
             for fmt in FORMATS.split(","):
-                a = (work / "serial" / f"{s.stem}.{fmt}.wav").read_bytes()
-                b = (work / "batch" / f"{s.stem}.{fmt}.wav").read_bytes()
+                a = (work / "serial0" / f"{s.stem}.{fmt}.wav").read_bytes()
+                b = (work / "batch0" / f"{s.stem}.{fmt}.wav").read_bytes()
                 same += a == b
         entries = manifest["scenes"]
         ok = all(e["status"] == "ok" and set(e["outputs"]) == set(FORMATS.split(","))
                  for e in entries)
         render_s = [e["render_s"] for e in entries]
-        t_rerun, _ = spatial("batch", *scenes, "--format", FORMATS, "--out-dir", "batch",
+        t_rerun, _ = spatial("batch", *scenes, "--format", FORMATS, "--out-dir", "batch0",
                              "--workers", args.workers, "-q", cwd=work)
         t_labels = None
         if args.labels:
@@ -154,18 +161,21 @@ def main() -> None:
     figures = {
         "scenes": args.scenes, "seconds_each": args.seconds, "formats": FORMATS,
         "workers": args.workers, "variations_s": t_var, "serial_s": t_serial,
-        "batch_s": t_batch, "batch_rerun_all_skipped_s": t_rerun, "batch_labels_s": t_labels,
+        "batch_s": t_batch, "serial_runs_s": serial, "batch_runs_s": batched,
+        "batch_rerun_all_skipped_s": t_rerun, "batch_labels_s": t_labels,
         "speedup": t_serial / t_batch, "identical_files": f"{same}/{n_files}",
         "manifest_complete": ok, "render_s_median": float(np.median(render_s)),
         "machine": machine_line()}
     print(f"{args.scenes} scenes x {args.seconds:g} s in {FORMATS} ({n_files} files, "
           f"{audio:g} s of audio per format); variations drawn in {t_var:.1f} s")
-    print(f"| run | wall (s) | scenes/min | audio s per wall s (both formats) |")
+    print(f"| run | wall (s) | scenes/min | scene seconds per wall second (each in both formats) |")
     print(f"|---|---|---|---|")
     for name, wall in (("serial: `spatial render` x N", t_serial),
                        (f"`spatial batch --workers {args.workers}`", t_batch)) + (
             (("batch --labels", t_labels),) if t_labels else ()):
         print(f"| {name} | {wall:.1f} | {60 * args.scenes / wall:.1f} | {audio / wall:.2f} |")
+    print(f"runs (s): serial {' '.join(f'{x:.1f}' for x in serial)}; batch "
+          f"{' '.join(f'{x:.1f}' for x in batched)}")
     print(f"speed-up {t_serial / t_batch:.2f}x; identical files {same}/{n_files}; manifest "
           f"complete: {ok}; per-scene render time in the workers, median "
           f"{np.median(render_s):.2f} s; re-run with all up to date {t_rerun:.1f} s")
