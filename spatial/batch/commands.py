@@ -131,7 +131,9 @@ def cmd_batch(args) -> int:
             continue
         jobs.append((i, cluster.task_key(stems[i], scene.seed, scenes[i]), job))
     if jobs:
-        workers = args.workers or max(1, min(os.cpu_count() or 1, len(jobs)))
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+        workers = args.workers or max(1, min(cpus, len(jobs)))
         progress = not args.quiet and sys.stderr.isatty()
         with cluster.client(workers, args.scheduler) as c:
             done = cluster.run(c, [(k, j) for _, k, j in jobs], progress,

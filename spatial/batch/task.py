@@ -59,8 +59,8 @@ def outputs(scene, out_dir: Path, stem: str, labels: bool) -> dict:
 def inputs(scene) -> list[Path]:
     """The files a render of `scene` reads: the scene file, its extends bases and room
     preset (every file a key of it was read from), its sources' files, its HRTF."""
-    files = {Path(f) for f, _ in scene.locations.values()
-             if f and not str(f).startswith("-") and "(" not in str(f)}
+    files = {Path(f) for f, _ in scene.locations.values()  # not "--format", "with_source(...)"
+             if f and Path(f).is_file()}
     if scene.path is not None:
         files.add(Path(scene.path))
     files.update(Path(s.file) for s in scene.sources)
