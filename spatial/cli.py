@@ -15,12 +15,6 @@ import time
 import types
 from pathlib import Path
 
-# The render spreads its own work over the cores (reader threads, FFT workers);
-# OpenBLAS's threads on top only contend with them: planning scene A took 0.44 s
-# with them and 0.17 s without. Set before numpy is first imported; a user's own
-# setting wins.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 from spatial import __version__
 from spatial.errors import SceneError, SpatialError
 from spatial.filters.formats import FORMATS
@@ -29,9 +23,10 @@ EXIT_BAD_INPUT = 2
 
 
 def _load(path: str, fmt: str | None = None, hrtf: str | None = None):
-    from spatial.scene.loader import load_scene
+    from spatial.scene.loader import load_scene, load_scene_text
 
-    scene = load_scene(path)
+    # "-": the scene from standard input (paths in it relative to the current directory)
+    scene = load_scene_text(sys.stdin.read(), None) if path == "-" else load_scene(path)
     changes, locations = {}, dict(scene.locations)
     for key, flag, value in (("format", "--format", fmt), ("hrtf", "--hrtf", hrtf)):
         if value is not None:
@@ -97,6 +92,8 @@ def _compiled(seconds: float) -> str:
 
 
 def cmd_render(args) -> int:
+    if args.scene == "-" and not args.output:
+        raise SceneError.at("a scene read from standard input needs -o OUT.wav", key="--output")
     scene = _load(args.scene, args.format, args.hrtf)
     out = Path(args.output) if args.output else Path.cwd() / (Path(args.scene).stem + ".wav")
     from spatial.writer import estimate_frames
@@ -196,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p, output_help):
-        p.add_argument("scene", help="scene file (YAML or JSON)")
+        p.add_argument("scene", help="scene file (YAML or JSON); render: - reads it from "
+                       "standard input")
         p.add_argument("-o", "--output", help=output_help)
         p.add_argument("--format", help="override output.format (" + ", ".join(
             f for f in FORMATS if f != "custom") + "); render: several, comma-separated, "
@@ -233,10 +231,19 @@ def build_parser() -> argparse.ArgumentParser:
     from spatial.decoding.commands import add_parsers as add_decode
 
     add_decode(sub)  # decode (spatial.decoding.commands)
+    from spatial.batch import commands as batch
+
+    batch.add_parsers(sub)  # batch, variations (spatial.batch.commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The render spreads its own work over the cores (reader threads, FFT workers);
+    # OpenBLAS's threads on top only contend with them: planning scene A took 0.44 s
+    # with them and 0.17 s without. Set by the command before numpy is first imported
+    # (importing this module leaves the environment alone: batch workers set their
+    # own threads, spatial.batch.task); a user's own setting wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -15,6 +15,7 @@ The plan is plain data (files are only probed here, not decoded);
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -239,6 +240,7 @@ _TAILS: dict[tuple, np.ndarray] = {}  # in-process cache: same room and output, 
 # tails (with the mono meter's), 0.3-4 MB each; a cap of four entries evicted each one
 # just before it was needed again, so repeated multi-format renders never hit.
 _TAILS_BYTES = 64 << 20
+_TAILS_LOCK = threading.Lock()  # renders side by side (spatial.batch) share the cache
 
 
 def tail_filter(scene: Scene, spatialiser) -> np.ndarray:
@@ -251,15 +253,24 @@ def tail_filter(scene: Scene, spatialiser) -> np.ndarray:
 
     key = (repr(scene.room), repr(scene.output), int(scene.sample_rate), int(scene.seed),
            type(spatialiser).__name__, len(spatialiser.channels))
-    tail = _TAILS.pop(key, None)
-    if tail is None:
+    with _TAILS_LOCK:
+        tail = _TAILS.pop(key, None)
+    if tail is None:  # made outside the lock (the same for every thread that makes it)
         rng = np.random.default_rng([int(scene.seed), 0x7A11])  # the tail's own stream
-        tail = rir.tail_filter(scene.room, spatialiser, scene.sample_rate, rng)
+        tail = rir.tail_filter(scene.room, spatialiser, scene.sample_rate, rng,
+                               tracer_seed=tracer_seed(scene.seed))
         tail.setflags(write=False)
-    _TAILS[key] = tail  # the newest last
-    while len(_TAILS) > 1 and sum(t.nbytes for t in _TAILS.values()) > _TAILS_BYTES:
-        _TAILS.pop(next(iter(_TAILS)))
+    with _TAILS_LOCK:
+        tail = _TAILS.setdefault(key, tail)  # another thread's, if it was first
+        _TAILS[key] = _TAILS.pop(key)  # the newest last
+        while len(_TAILS) > 1 and sum(t.nbytes for t in _TAILS.values()) > _TAILS_BYTES:
+            _TAILS.pop(next(iter(_TAILS)))
     return tail
+
+
+def tracer_seed(seed: int) -> int:
+    """The ray tracer's seed (room.model "ray-tracing"), from the scene's own generator."""
+    return int(np.random.default_rng([int(seed), 0x5EA7]).integers(2 ** 63))
 
 
 def _threads() -> int:
@@ -268,9 +279,10 @@ def _threads() -> int:
     return numba.get_num_threads()
 
 
-def plan(scene: Scene, spatialiser) -> RenderPlan:
+def plan(scene: Scene, spatialiser, threads: int | None = None) -> RenderPlan:
     """Probe every source file and build every filter (the files are decoded later,
-    block by block, by the render loop). Raises SceneError for bad input."""
+    block by block, by the render loop), over `threads` threads (default numba's
+    thread count). Raises SceneError for bad input."""
     from spatial import motion
 
     fs = scene.sample_rate
@@ -299,7 +311,7 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
 
     # sources are planned independently, over the cores (numba's kernels and numpy's
     # larger operations release the GIL), then put together in scene order
-    n_threads = min(len(scene.sources), _threads())
+    n_threads = min(len(scene.sources), int(threads or _threads()))
     if n_threads > 1:
         from concurrent.futures import ThreadPoolExecutor
 

@@ -126,7 +126,7 @@ def passage(scene: Scene, p: RenderPlan, start: float | None, end: float | None,
     return int(round(a * fs)), None if b is None else int(round(b * fs))
 
 
-def _plan(scene: Scene):
+def _plan(scene: Scene, threads: int | None = None):
     from spatial.mix.plan import apply as apply_mix  # transitions, dialogue to centre
     from spatial.routing import dialogue_metered
 
@@ -139,7 +139,7 @@ def _plan(scene: Scene):
         def planned(fmt):
             one = format_scene(scene, fmt)
             spatialiser = _spatialiser(one)
-            return apply_mix(one, spatialiser, plan(one, spatialiser))
+            return apply_mix(one, spatialiser, plan(one, spatialiser, threads))
 
         plans = [planned(fmt) for fmt in scene.output.formats]  # one pass renders all
         # dialogue-to-background is measured on the mono rendering (spatial.routing):
@@ -229,7 +229,7 @@ def render_stream(scene: Scene, *, block_size: int | None = None) -> RenderStrea
 def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=None,
                    block_size: int | None = None, stems: bool = False,
                    start: float | None = None, end: float | None = None,
-                   sinks: dict | None = None) -> dict:
+                   sinks: dict | None = None, threads: int | None = None) -> dict:
     """Render a scene straight to an audio file, block by block (bounded memory).
 
     The files are committed only when the whole render succeeded (spatial.writer).
@@ -244,15 +244,16 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
     outputs: format -> {path, frames, mix} for every format. stems: also write one
     file per bus (as output.stems). sinks: format -> more sinks (spatial.sinks.Sink)
     fed the render's views before mastering (spatial.mix.deliver.deliver_file); their
-    commit() results are in outputs[format]["mix"]["sinks"]. Raises SceneError for
-    bad input or a bad output path.
+    commit() results are in outputs[format]["mix"]["sinks"]. threads: the planner's
+    and the loop's threads (default numba's thread count; the output does not depend
+    on it). Raises SceneError for bad input or a bad output path.
     """
     from spatial.mix.deliver import deliver_file
     from spatial.writer import check_output
 
     compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
     t_start = time.perf_counter()
-    p = _plan(scene)
+    p = _plan(scene, threads)
     a, b = passage(scene, p, start, end)
     from spatial.mix.deliver import format_path
 
@@ -262,7 +263,8 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
                      fp.n_channels, subtype, n)
     t_planned = time.perf_counter()
     # the mix (buses, ducking), loudness and limiter, stems, metered (spatial.mix.deliver)
-    mixes = deliver_file(scene, p, path, subtype, progress, block_size, stems, a, b, sinks)
+    mixes = deliver_file(scene, p, path, subtype, progress, block_size, stems, a, b, sinks,
+                         threads)
     t_done = time.perf_counter()
     outputs = {}
     for fp in p.outputs:

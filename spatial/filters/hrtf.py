@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,7 @@ FADE_S = 0.5e-3  # half-Hann fade-out appended after the 99.9 % point
 _CHUNK = 256  # directions per vectorised chunk (bounds memory)
 
 _CACHE: dict[tuple, "HrtfSet"] = {}
+_CACHE_LOCK = threading.Lock()  # renders side by side (spatial.batch) share the cache
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,12 +209,14 @@ def load_hrtf(spec: str | Path, fs: int, eq: str = "diffuse-field") -> HrtfSet:
     except OSError as err:
         raise SceneError.at(f"cannot read HRTF file: {err.strerror or err}", file=path) from None
     key = (str(path), mtime, int(fs), eq)
-    hit = _CACHE.get(key)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
     if hit is None:
         hit = _load_cached(path, int(fs), eq)
-        if len(_CACHE) >= 8:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = hit
+        with _CACHE_LOCK:
+            while len(_CACHE) >= 8:
+                _CACHE.pop(next(iter(_CACHE)))
+            hit = _CACHE.setdefault(key, hit)
     return hit
 
 

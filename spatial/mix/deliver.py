@@ -47,14 +47,14 @@ def format_path(path, fmt: str, formats) -> Path:
 
 
 def render_loop(p, scene, block_size=None, stems: bool = False, start: int = 0,
-                end: int | None = None):
+                end: int | None = None, threads: int | None = None):
     """The scene's one render pass (spatial.loop) with its buses (spatial.routing):
     stems when asked for (or output.stems), dialogue kept apart for its meter."""
     from spatial import routing
     from spatial.loop import RenderLoop
 
     rt = routing.make(p, scene, wants_stems(scene, stems), meter=True)
-    return RenderLoop(p, block_size, routing=rt, start=start, end=end)
+    return RenderLoop(p, block_size, routing=rt, start=start, end=end, threads=threads)
 
 
 def stem_names(loop) -> list[str]:
@@ -153,15 +153,15 @@ def wants_stems(scene, stems: bool = False) -> bool:
 
 def deliver_file(scene, p, path, subtype=None, progress=None, block_size=None,
                  stems: bool = False, start: int = 0, end: int | None = None,
-                 sinks: dict | None = None) -> dict:
+                 sinks: dict | None = None, threads: int | None = None) -> dict:
     """Render plan p of scene to `path` (and stems): with several formats, one file per
     format (format_path) from one pass. Returns format -> summary (module doc).
     sinks: format -> more sinks fed pass 1's views (the mix before any mastering, with
     dialogue and background), e.g. spatial.analysis's ProfileSink; their commit()
-    results are in the summary's "sinks"."""
+    results are in the summary's "sinks". threads: the loop's (spatial.loop.RenderLoop)."""
     from spatial.writer import check_output
 
-    loop = render_loop(p, scene, block_size, stems, start, end)
+    loop = render_loop(p, scene, block_size, stems, start, end, threads)
     names = stem_names(loop)
     places = {}
     for fp in p.outputs:
@@ -170,7 +170,7 @@ def deliver_file(scene, p, path, subtype=None, progress=None, block_size=None,
         for sp in stem_paths.values():
             check_output(sp, p.sample_rate, fp.n_channels, subtype, loop.length)
         places[fp.format] = _Files(f, subtype, stem_paths)
-    summaries = _deliver(scene, p, loop, places, progress, names, sinks)
+    summaries = _deliver(scene, p, loop, places, progress, names, sinks, threads)
     for fmt, summary in summaries.items():
         summary["stems"] = {b: str(sp) for b, sp in places[fmt].stem_paths.items()}
     return summaries
@@ -192,7 +192,8 @@ def deliver_memory(scene, p, progress=None, block_size=None, stems: bool = False
     return out
 
 
-def _deliver(scene, p, loop, places: dict, progress, buses, extra: dict | None = None) -> dict:
+def _deliver(scene, p, loop, places: dict, progress, buses, extra: dict | None = None,
+             threads: int | None = None) -> dict:
     """Pass 1 (every format's sinks fed by the one loop, and `extra`'s: format -> sinks),
     then each format's master."""
     from spatial.filters.layouts import get_layout
@@ -210,7 +211,7 @@ def _deliver(scene, p, loop, places: dict, progress, buses, extra: dict | None =
         try:
             sinks = {fmt: (place.temporary() if two_pass else place.direct()) + [meters[fmt]]
                      + list((extra or {}).get(fmt, ())) for fmt, place in places.items()}
-            committed = deliver(loop.frames(), sinks, layouts, fs, n, tick)
+            committed = deliver(loop.frames(), sinks, layouts, fs, n, tick, threads)
             for fmt, more in (extra or {}).items():
                 summaries[fmt]["sinks"] = committed[fmt][len(committed[fmt]) - len(more):]
             done = n

@@ -158,13 +158,14 @@ def direct_filter(source_pos, listener_pos, listener_yaw_deg: float, spatialiser
 
 
 def tail_filter(room, spatialiser, fs: int, rng: np.random.Generator,
-                positions=None) -> np.ndarray:
+                positions=None, tracer_seed: int | None = None) -> np.ndarray:
     """The shared late tail in the output format, (C, L) float64, time 0 = emission.
 
     rng: numpy Generator (seed it from the scene seed). positions: optional
-    (source_m, listener_m) for the ray-traced decay (room.model "ray-tracing").
+    (source_m, listener_m) for the ray-traced decay (room.model "ray-tracing"), and
+    tracer_seed its tracer's seed (spatial.plan.tracer_seed; None: a fixed one).
     """
-    rt60 = band_rt60(room, fs, positions)
+    rt60 = band_rt60(room, fs, positions, tracer_seed)
     # stationary noise through the format's diffuse shaping, then the decay per channel
     length = tail_length(rt60, fs, room.crossover)
     shaped = spatialiser.diffuse(rng.standard_normal((spatialiser.n_diffuse, length)))

@@ -106,6 +106,7 @@ class Source:
     doppler: bool = True  # False: propagation delay frozen at its starting value
     # passages between the room and a head-locked bed (spatial.mix.transitions)
     transitions: tuple["Transition", ...] = ()
+    label: str | None = None  # its class in SELD labels (spatial.batch.labels); None: role
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ SURFACE_KEYS = ("walls",) + FACES
 WALL_FACES = ("west", "east", "south", "north")
 LISTENER_KEYS = ("position", "yaw", "path", "interpolation")
 SOURCE_KEYS = ("name", "role", "file", "position", "gain_db", "start", "diegetic", "transitions",
-               "path", "interpolation", "doppler")
+               "path", "interpolation", "doppler", "label")
 OUTPUT_KEYS = ("format", "hrtf", "hrtf_eq", "speakers", "lfe", "loudness", "true_peak", "stems")
 SPEAKER_KEYS = ("name", "azimuth", "elevation")
 SAMPLE_RATE_RANGE = (8000, 192000)
@@ -203,6 +203,7 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
     track = get("path", lambda n, k: paths.keyframes(ck, n, k))
     interp = get("interpolation", lambda n, k: paths.interpolation(ck, n, k))
     doppler = get("doppler", ck.boolean)
+    label = get("label", ck.text)  # its class in SELD labels (spatial.batch.labels)
     if "position" not in m and "path" not in m and diegetic is not False:
         fields.ok = False
         if not _suggests(m, SOURCE_KEYS, "position"):
@@ -222,7 +223,8 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
         return None
     kw = {k: v for k, v in (("role", role), ("gain_db", gain), ("start", start),
                             ("diegetic", diegetic), ("transitions", transitions),
-                            ("path", track), ("interpolation", interp), ("doppler", doppler))
+                            ("path", track), ("interpolation", interp), ("doppler", doppler),
+                            ("label", label))
           if v is not None}
     return Source(name=name, file=file, position=position, **kw)
 
