@@ -36,15 +36,15 @@ FREE_FIELD = """\
     sample_rate: 48000
     listener: {position: [0, 0, 0], yaw: 0}
     sources:
-      - {name: a, file: a.wav, position: [2, 1.2, 0]}
-      - {name: b, file: b.wav, position: [-1.5, -2, 0.3]}
+      - {name: a, file: a.wav, position: [2, 1.2, 0], role: dialogue}
+      - {name: b, file: b.wav, position: [-1.5, -2, 0.3], role: dialogue}
       - name: m
         file: m.wav
         path:
           - {t: 0, position: [3, -1, 0]}
           - {t: 3, position: [-1, 3, 0]}
       - {name: bed, file: bed.wav, diegetic: false, role: music}
-    output: {format: [5.1, adm]}
+    output: {format: [5.1, adm], lfe: [dialogue]}
 """
 
 
@@ -100,9 +100,9 @@ def test_master_tracks_and_metadata(master):
     out = stats["outputs"]["adm"]
     path = Path(out["path"])
     assert path.name == "ff.adm.wav" and out["mix"]["objects"] == 3
-    assert out["mix"]["beds"] == 1 and out["mix"]["room"] is None  # free field
+    assert out["mix"]["room"] is None  # free field
     audio, fs = sf.read(path)  # libsndfile reads it as a plain WAVE file
-    assert fs == FS and audio.shape[1] == 5  # 3 objects, the stereo bed
+    assert fs == FS and audio.shape[1] == 6  # 3 objects, the stereo bed, the LFE feed
     # object a: its dry signal, delayed by r / c (whole samples), 24-bit
     r_a = np.hypot(2.0, 1.2)
     delay = int(round(r_a / C * FS))
@@ -137,7 +137,19 @@ def test_master_tracks_and_metadata(master):
         expect = np.array([3.0, -1.0]) + (np.array([-1.0, 3.0]) - [3.0, -1.0]) * te / 3.0
         np.testing.assert_allclose([rr * np.cos(az), rr * np.sin(az)], expect, atol=2e-3)
     labels = [e.text for e in root.iter(f"{{{NS['a']}}}speakerLabel")]
-    assert labels == ["M+030", "M-030"]
+    assert labels == ["M+030", "M-030", "LFE1"]
+    # the LFE track (output.lfe: dialogue, a and b): their direct sound at 1 / r,
+    # low-passed at 120 Hz (4th-order Butterworth, scipy's here)
+    from scipy.signal import butter, sosfilt
+
+    feed = np.zeros(3 * FS)
+    for name, pos in (("a", (2.0, 1.2, 0.0)), ("b", (-1.5, -2.0, 0.3))):
+        r = float(np.linalg.norm(pos))
+        k = int(round(r / C * FS))
+        feed[k:] += dry[name][:3 * FS - k] / r
+    want = sosfilt(butter(4, 120.0, fs=FS, output="sos"), feed)
+    np.testing.assert_allclose(audio[:3 * FS, 5], want, atol=1e-5)
+    assert out["mix"]["lfe"] and out["mix"]["beds"] == 1
 
 
 def test_bw64_chunks_and_ds64(tmp_path, monkeypatch):
@@ -186,16 +198,17 @@ def test_ear_reads_master(master):
     python = _ear("python")
     got = json.loads(_run([python, READER, stats["outputs"]["adm"]["path"]]))
     assert (got["format"], got["channels"], got["sample_rate"], got["bitdepth"]) == (
-        "RIFF", 5, FS, 24)
-    assert [row[0] for row in got["chna"]] == [1, 2, 3, 4, 5]
+        "RIFF", 6, FS, 24)
+    assert [row[0] for row in got["chna"]] == [1, 2, 3, 4, 5, 6]
     kinds = {o["name"]: (o["type"], o["tracks"]) for o in got["objects"]}
     assert kinds == {"a": ("Objects", [1]), "b": ("Objects", [2]), "m": ("Objects", [3]),
-                     "bed": ("DirectSpeakers", [4, 5])}
+                     "bed": ("DirectSpeakers", [4, 5]), "LFE": ("DirectSpeakers", [6])}
 
 
 def test_ear_render_matches_5_1(master):
     """ear-render's 0+5+0 of the master against spatial's 5.1, per channel within 1 dB
-    in every 0.5 s window where the channel has energy (within 40 dB of its loudest)."""
+    in every 0.5 s window where the channel has energy (within 40 dB of its loudest),
+    the LFE (fed by the static dialogue sources) included."""
     d, stats, _ = master
     ear = _ear("ear-render")
     rendered = d / "ear-0+5+0.wav"
@@ -208,8 +221,8 @@ def test_ear_render_matches_5_1(master):
     e_ours = np.array([np.sum(ours[k * W:(k + 1) * W] ** 2, 0) for k in range(n)])
     e_theirs = np.array([np.sum(theirs[k * W:(k + 1) * W] ** 2, 0) for k in range(n)])
     meaningful = e_ours > 1e-4 * e_ours.max(axis=0, keepdims=True)
-    assert meaningful[:, [0, 1, 2, 4, 5]].sum() >= 20  # every speaker plays, over 6 windows
-    assert not meaningful[:, 3].any() and np.max(e_theirs[:, 3]) < 1e-12  # no LFE here
+    assert meaningful.sum() >= 26  # every channel plays (the LFE: output.lfe), 6 windows
+    assert meaningful[:, 3].sum() >= 5
     diff = 10 * np.log10(e_theirs[meaningful] / e_ours[meaningful])
     print("ear-render - spatial 5.1 per window and channel (dB):", np.round(diff, 2))
     assert np.max(np.abs(diff)) < 1.0

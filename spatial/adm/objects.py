@@ -54,6 +54,9 @@ class ObjectTrack:
             reach = float(self.geometry(np.zeros(1))[0][0])
             self.delay = int(round(reach * fs))  # samples, whole
         self.hist = int(np.ceil(reach * fs)) + 4
+        self.lfe = source.role in scene.output.lfe  # also feeds the LFE bed (spatial.adm.sink)
+        # its 1 / r (reach: the travel time, s; per sample when moving, from process)
+        self.gain = 1.0 / max(reach * SPEED_OF_SOUND, MIN_DISTANCE_M)
         self.buf = np.zeros(self.hist)  # the dry signal's last `hist` samples
 
     def geometry(self, t: np.ndarray):
@@ -94,11 +97,16 @@ class ObjectTrack:
 
             m = -(-n // GRID)
             t = (self.start + done + np.arange(m + 1) * GRID) / self.fs
-            d = np.clip(self.geometry(t)[0] * self.fs, 1.0, H - 2.0)[None]
+            self._last = self.geometry(t)
+            d = np.clip(self._last[0] * self.fs, 1.0, H - 2.0)[None]
             padded = np.concatenate([buf, np.zeros(m * GRID - n + 4)])
             out = np.zeros((1, m * GRID), np.float32)
             tap_delay_sum(padded, H, d, np.ones((1, m + 1, 1), np.float32), GRID, out)
             y = out[0, :n]
+            if self.lfe:  # the direct path's 1 / r, on the grid and linear in between
+                r = np.linalg.norm(self._last[1], axis=1)
+                self.gain = np.interp(np.arange(n), np.arange(m + 1) * GRID,
+                                      1.0 / np.maximum(r, MIN_DISTANCE_M))
         else:
             y = buf[H - self.delay:H - self.delay + n]
         self.buf = buf[-H:]

@@ -8,7 +8,11 @@ Tracks, in this order:
 2. each non-diegetic bed's channels, a DirectSpeakers object per bed with the BS.2051
    labels of its channel order (spatial.plan.BED_FORMATS: 2 channels M+030 M-030,
    6 channels M+030 M-030 M+000 LFE1 M+110 M-110, ...; a mono bed is M+000);
-3. the room bed (when the scene has a room and ``adm.room`` is not none): the view's
+3. with ``output.lfe``: one DirectSpeakers LFE1 track, the LFE feed of the objects
+   whose role it lists (each object's audio at its 1 / r, low-passed at 120 Hz
+   (4th-order Butterworth), as spatial's LFE feed; a moving object's 1 / r follows
+   it, where spatial's moving path holds the distance it starts at);
+4. the room bed (when the scene has a room and ``adm.room`` is not none): the view's
    mix, which is the room's part alone, as an HOA object (hoa3: ACN, SN3D) or a
    DirectSpeakers 7.1.4 (4+7+0) object.
 The samples are integer PCM (24 bit by default: what BS.2088 files and the EBU ADM
@@ -96,6 +100,11 @@ class AdmSink:
                 chans.append((track, label, az, el))
                 bed_tracks.append(i)
             items.append(axml.SpeakersItem(src.name, chans))
+        self.lfe_track = None
+        if any(obj.lfe for _, obj in objects):  # output.lfe: the objects' LFE feed
+            track += 1
+            self.lfe_track = track
+            items.append(axml.SpeakersItem("LFE", [(track, "LFE1", None, None)]))
         room = None
         if room_channels:
             first = track + 1
@@ -121,10 +130,18 @@ class AdmSink:
             p.rendered[f].channels)
         self.objects = objects
         items = [obj.item(frames) for _, obj in objects] + beds + ([room] if room else [])
+        if self.lfe_track is not None:
+            from spatial.dsp.biquads import butter_lowpass
+            from spatial.filters.lfe import LFE_CUTOFF_HZ
+
+            self.lfe_sos = butter_lowpass(4, LFE_CUTOFF_HZ, sample_rate)
+            self.lfe_state = np.zeros((self.lfe_sos.shape[0], 2))
         name = Path(self.scene.path).stem if self.scene.path else "spatial"
         doc, chna = axml.build(items, sample_rate, frames, self.bits, name)
         self.n_tracks = max(n_tracks, 1)  # a file of no source: one silent track
-        self.summary = {"objects": len(objects), "beds": len(beds),
+        self.summary = {"objects": len(objects),
+                        "beds": len(beds) - (self.lfe_track is not None),
+                        "lfe": self.lfe_track is not None,
                         "room": None if room is None else (
                             "hoa3" if isinstance(room, axml.HoaItem) else "7.1.4"),
                         "tracks": n_tracks}
@@ -140,11 +157,19 @@ class AdmSink:
         n = view.frames
         out = np.zeros((n, self.n_tracks))
         col = 0
+        lfe = np.zeros(n) if self.lfe_track is not None else None
         for i, obj in self.objects:
             out[:, col] = obj.process(view.sources[i], self.done)
+            if obj.lfe:
+                lfe += obj.gain * out[:, col]
             col += 1
         for i in self.bed_inputs:
             out[:, col] = view.sources[i]
+            col += 1
+        if lfe is not None:
+            from spatial.dsp.biquads import sosfilt
+
+            out[:, col], self.lfe_state = sosfilt(self.lfe_sos, lfe, self.lfe_state)
             col += 1
         if self.room_width:
             out[:, col:col + self.room_width] = view.mix
