@@ -295,6 +295,9 @@ def impulse_response(scene: Scene, source: str) -> Rendered:
     that source's send: exactly what the source goes through in `render`.
     """
     _check(scene)
+    if scene.output.format == "adm":
+        raise SceneError.at("an impulse response has no ADM form: render it as hoa3 or "
+                            "7.1.4 (the room beds an ADM master uses)", key="output.format")
     src = scene.source(source)
     if src.path or scene.listener.path:  # moving: the response where the source starts
         from spatial.motion import frozen_scene
