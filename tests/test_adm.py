@@ -110,6 +110,10 @@ def test_master_tracks_and_metadata(master):
     assert np.max(np.abs(audio[:delay - 1, 0])) < 1e-6
     # the bed's two channels, as they are
     np.testing.assert_allclose(audio[:FS, 3:5], dry["bed"][:FS], atol=2e-7)
+    from spatial.adm.bw64 import read_chunks
+
+    # a moving object's blocks are written as they are made: axml after the samples
+    assert list(read_chunks(path))[1:] == ["JUNK", "fmt ", "chna", "data", "axml"]
     root = _axml(path)
     blocks = {ch.get("audioChannelFormatName"): ch.findall("a:audioBlockFormat", NS)
               for ch in root.iter(f"{{{NS['a']}}}audioChannelFormat")}

@@ -19,8 +19,10 @@ audioProgramme. Tracks are linked through audioTrackFormat and audioStreamFormat
 """
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
 from spatial.adm.bw64 import ChnaEntry
 
@@ -49,6 +51,7 @@ class ObjectItem:
     track: int  # 1-based track in the file
     blocks: list[Block] = field(default_factory=list)  # none: static, see `static`
     static: Block | None = None  # one block without timing (the whole programme)
+    lazy: Iterable[Block] | None = None  # blocks made as the document is written
 
 
 @dataclass
@@ -105,8 +108,12 @@ class _Ids:
 
 
 def build(items: list, fs: int, frames: int, bits: int = 24, name: str = "spatial"
-          ) -> tuple[bytes, list[ChnaEntry]]:
-    """The axml chunk's document (UTF-8 bytes) and the chna rows of the items."""
+          ) -> tuple[bytes, list[ChnaEntry], list]:
+    """The axml chunk's document (UTF-8 bytes), the chna rows of the items, and the
+    objects whose blocks are made lazily (ObjectItem.lazy): (channel format id, blocks)
+    each, whose place in the document is a placeholder comment; :func:`write_document`
+    writes the whole, so a long moving scene's blocks are never all in memory."""
+    lazies: list = []
     ET.register_namespace("", NS)
     root = ET.Element(f"{{{NS}}}ebuCoreMain")
     fmt = _sub(_sub(root, f"{{{NS}}}coreMetadata"), f"{{{NS}}}format")
@@ -148,7 +155,10 @@ def build(items: list, fs: int, frames: int, bits: int = 24, name: str = "spatia
             _sub(pack, q("audioChannelFormatIDRef"), f"AC_{cid}")
             ch = ET.Element(q("audioChannelFormat"), audioChannelFormatID=f"AC_{cid}",
                             audioChannelFormatName=cname, typeLabel=tl, typeDefinition=kind)
-            if kind == "Objects":
+            if kind == "Objects" and item.lazy is not None:
+                ch.append(ET.Comment(f"{PLACEHOLDER}{len(lazies)}"))
+                lazies.append((cid, item.lazy))
+            elif kind == "Objects":
                 _object_blocks(ch, q, cid, item, fs)
             elif kind == "HOA":
                 n = extra
@@ -190,7 +200,40 @@ def build(items: list, fs: int, frames: int, bits: int = 24, name: str = "spatia
     for el in packs + channels + streams + tracks + uids:
         afx.append(el)
     ET.indent(root)
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True), chna
+    return ET.tostring(root, encoding="UTF-8", xml_declaration=True), chna, lazies
+
+
+PLACEHOLDER = "spatial-blocks-"
+_SPLIT = re.compile(rb"<!--" + PLACEHOLDER.encode() + rb"(\d+)-->")
+
+
+def write_document(write: Callable[[bytes], object], doc: bytes, lazies: list, fs: int
+                   ) -> None:
+    """Write `doc` with each placeholder replaced by its object's blocks, made as they
+    are written (a few thousand at a time)."""
+    parts = _SPLIT.split(doc)
+    write(parts[0])
+    for k in range(1, len(parts), 2):
+        cid, blocks = lazies[int(parts[k])]
+        lines = []
+        for n, b in enumerate(blocks, 1):
+            lines.append(block_text(cid, n, b, fs))
+            if len(lines) >= 4096:
+                write("".join(lines).encode())
+                lines = []
+        write("".join(lines).encode())
+        write(parts[k + 1])
+
+
+def block_text(cid: str, n: int, b: Block, fs: int) -> str:
+    """One timed Objects audioBlockFormat as XML text (default namespace)."""
+    a, e = ticks(b.start, fs), ticks(b.start + b.length, fs)
+    return (f'<audioBlockFormat audioBlockFormatID="AB_{cid}_{n:08X}" '
+            f'rtime="{adm_time(0, fs, a)}" duration="{adm_time(0, fs, e - a)}">'
+            f'<position coordinate="azimuth">{_num(b.azimuth)}</position>'
+            f'<position coordinate="elevation">{_num(b.elevation)}</position>'
+            f'<position coordinate="distance">{_num(b.distance)}</position>'
+            f'<gain>{_num(b.gain)}</gain></audioBlockFormat>\n')
 
 
 def _object_blocks(ch, q, cid: str, item: ObjectItem, fs: int) -> None:

@@ -9,8 +9,10 @@ Layout of the file, written in one pass with one seek back at the end:
                               and the 32-bit sizes of RIFF and data become 0xFFFFFFFF
     fmt  (PCM, 16 bytes)   -- WAVE_FORMAT_PCM: integer samples, as BS.2088 and the EBU
                               ADM Renderer read them
-    chna, axml             -- before the samples (both are known when the file opens)
+    chna, axml             -- before the samples (known when the file opens) ...
     data <size> ...        -- interleaved little-endian PCM, padded to an even length
+    axml                   -- ... or, with moving objects, after them: their blocks are
+                              written as they are made (spatial.adm.axml.write_document)
 
 Written from the specification (BS.2088-1, EBU Tech 3306 for RF64's ds64) after
 reading the EBU ADM Renderer's ``ear.fileio.bw64``; nothing of it is imported.
@@ -113,10 +115,23 @@ class Bw64Writer:
         self.data_bytes += len(data)
         self.clipped += clipped
 
-    def close(self) -> int:
+    def close(self, after: tuple = ()) -> int:
+        """after: (chunk id, fill) pairs written after the samples, fill(write) writing
+        the chunk's body (an axml chunk made only now, in pieces)."""
         f = self.f
         if self.data_bytes & 1:
             f.write(b"\0")
+        for cid, fill in after:
+            head = f.tell()
+            f.write(cid + b"\0\0\0\0")
+            fill(f.write)
+            size = f.tell() - head - 8
+            if size & 1:
+                f.write(b"\0")
+            here = f.tell()
+            f.seek(head + 4)
+            f.write(struct.pack("<I", min(size, 0xFFFFFFFF)))
+            f.seek(here)
         end = f.tell()
         riff = end - 8
         if riff > RIFF_LIMIT or self.data_bytes > RIFF_LIMIT:  # BW64 with ds64

@@ -17,7 +17,10 @@ source starts). The direction and gain are in the metadata: a static object has 
 audioBlockFormat for the whole programme; a moving object (or any object when the
 listener moves or turns) has one every BLOCK_S, each holding where the object is at
 its end (BS.2127 renderers interpolate from the previous block's over the block),
-after a first 1 ms block that holds where it starts.
+after a first 1 ms block that holds where it starts; blocks that would change
+nothing (the object holding still) are merged. A moving object's blocks are made as
+the file's axml chunk is written, after the samples, so metadata of a long scene is
+never all in memory.
 """
 from __future__ import annotations
 
@@ -77,15 +80,39 @@ class ObjectTrack:
                      1.0 / max(float(r[0]), MIN_DISTANCE_M))
 
     def item(self, frames: int) -> ObjectItem:
-        """The object's metadata over a file of `frames` samples."""
+        """The object's metadata over a file of `frames` samples (a moving object's
+        blocks are made lazily, as the document is written: spatial.adm.axml)."""
         if not self.moving:
             return ObjectItem(self.name, self.track, static=self._block(0, frames, 0))
+        return ObjectItem(self.name, self.track, lazy=self.blocks(frames))
+
+    def blocks(self, frames: int, chunk: int = 4096):
+        """A moving object's blocks: the first holds where it starts, each later one
+        where it is at its end; blocks that change nothing (the object holding still)
+        are merged into the one before."""
         step, first = max(1, round(BLOCK_S * self.fs)), max(1, round(FIRST_S * self.fs))
-        edges = [0, min(first, frames)] + list(range(step, frames, step)) + [frames]
-        edges = sorted(set(e for e in edges if 0 <= e <= frames))
-        blocks = [self._block(0, edges[1], 0)] if len(edges) > 1 else []
-        blocks += [self._block(a, b - a, b) for a, b in zip(edges[1:-1], edges[2:])]
-        return ObjectItem(self.name, self.track, blocks)
+        edges = np.unique(np.concatenate([[0, min(first, frames)],
+                                          np.arange(step, frames, step), [frames]]))
+        if edges.size < 2:
+            return
+        at = np.concatenate([[0], edges[2:]])  # where each block's position is taken
+        pending = None
+        for lo in range(0, edges.size - 1, chunk):
+            hi = min(lo + chunk, edges.size - 1)
+            _, v = self.geometry((self.start + at[lo:hi]) / self.fs)
+            az, el, r = to_spherical(v)
+            for k in range(hi - lo):
+                a, b = int(edges[lo + k]), int(edges[lo + k + 1])
+                blk = Block(a, b - a, float(az[k]), float(el[k]), float(r[k]),
+                            1.0 / max(float(r[k]), MIN_DISTANCE_M))
+                if pending is not None and _same(pending, blk):
+                    pending.length += blk.length
+                    continue
+                if pending is not None:
+                    yield pending
+                pending = blk
+        if pending is not None:
+            yield pending
 
     def process(self, x: np.ndarray, done: int) -> np.ndarray:
         """The object's audio for dry block x (n,) whose first sample is the file's
@@ -111,3 +138,10 @@ class ObjectTrack:
             y = buf[H - self.delay:H - self.delay + n]
         self.buf = buf[-H:]
         return y
+
+
+def _same(a: Block, b: Block) -> bool:
+    """Two blocks the file would tell apart (positions to 1e-6, as written)."""
+    return all(f"{x:.6g}" == f"{y:.6g}" for x, y in (
+        (a.azimuth, b.azimuth), (a.elevation, b.elevation), (a.distance, b.distance),
+        (a.gain, b.gain)))

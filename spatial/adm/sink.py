@@ -137,7 +137,8 @@ class AdmSink:
             self.lfe_sos = butter_lowpass(4, LFE_CUTOFF_HZ, sample_rate)
             self.lfe_state = np.zeros((self.lfe_sos.shape[0], 2))
         name = Path(self.scene.path).stem if self.scene.path else "spatial"
-        doc, chna = axml.build(items, sample_rate, frames, self.bits, name)
+        doc, chna, self.lazies = axml.build(items, sample_rate, frames, self.bits, name)
+        self.doc, self.fs = doc, sample_rate
         self.n_tracks = max(n_tracks, 1)  # a file of no source: one silent track
         self.summary = {"objects": len(objects),
                         "beds": len(beds) - (self.lfe_track is not None),
@@ -149,8 +150,10 @@ class AdmSink:
         fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=folder)
         self._temp = Path(temp)
         self._file = os.fdopen(fd, "w+b")
+        # the document before the samples, or (moving objects) after them
         self._writer = Bw64Writer(self._file, self.n_tracks, sample_rate, self.bits,
-                                  chna_chunk(chna) if chna else b"", doc)
+                                  chna_chunk(chna) if chna else b"",
+                                  b"" if self.lazies else doc)
         self.done = 0
 
     def write(self, view: BusView) -> None:
@@ -178,7 +181,11 @@ class AdmSink:
 
     def commit(self) -> dict:
         """Close the file, rename it into place; the summary of what it holds."""
-        size = self._writer.close()
+        after = ()
+        if self.lazies:
+            after = ((b"axml", lambda write: axml.write_document(write, self.doc, self.lazies,
+                                                                 self.fs)),)
+        size = self._writer.close(after)
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
