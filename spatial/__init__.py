@@ -29,6 +29,7 @@ _EXPORTS = {
     "Source": "spatial.scene.parts",
     "Output": "spatial.scene.parts",
     "Speaker": "spatial.scene.parts",
+    "Adm": "spatial.scene.parts",
     "SpatialError": "spatial.errors",
     "SceneError": "spatial.errors",
     "Problem": "spatial.errors",

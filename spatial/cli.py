@@ -56,8 +56,7 @@ def _check_outputs(out: Path, scene, subtype: str | None, frames: int | None,
     """Refuse bad output files before any work starts: each format's file and stems
     (spatial.writer.check_output), two deliverables on one file, or a deliverable that
     would overwrite a source the scene reads."""
-    from spatial.mix.deliver import deliverables
-    from spatial.writer import check_output
+    from spatial.mix.deliver import check_deliverable, deliverables
 
     seen: dict[Path, str] = {}
     sources = {Path(s.file).resolve(): s.name for s in scene.sources}
@@ -73,8 +72,8 @@ def _check_outputs(out: Path, scene, subtype: str | None, frames: int | None,
                 raise SceneError.at(f"the {what} would overwrite {f}, the file of source "
                                     f"{sources[key]!r}", key="--output")
             seen[key] = what
-            check_output(f, scene.sample_rate, len(layout.channels) if layout else 1,
-                         subtype, frames)
+            check_deliverable(f, fmt, scene, len(layout.channels) if layout else 1,
+                              subtype, frames)
 
 
 def _moving(stats: dict) -> str:
@@ -138,6 +137,12 @@ def cmd_render(args) -> int:
               f"in {wall:.2f} s ({rtf:.1f}x real time){_compiled(clock.seconds)}, "
               f"peak memory {peak_memory_mib():.0f} MiB{_moving(stats)}")
         for fmt, done in stats["outputs"].items():
+            if fmt == "adm":  # an ADM master: its tracks (spatial.adm)
+                m = done["mix"]
+                print(f"{done['path']}: {done['frames'] / scene.sample_rate:.2f} s, ADM BW64 "
+                      f"master, {m['tracks']} tracks ({m['objects']} objects, {m['beds']} "
+                      f"beds, room bed {m['room'] or 'none'}), {m['bytes'] / 2**20:.1f} MiB")
+                continue
             layout = _layout(scene, fmt)
             print(f"{done['path']}: {done['frames'] / scene.sample_rate:.2f} s, "
                   f"{len(layout.channels)} ch ({fmt}: {' '.join(layout.names)})")

@@ -91,6 +91,7 @@ class FormatPlan:
     length: int  # its output length in samples (filters of other formats ring longer)
     motion: MotionPlan | None = None  # its moving path (the geometry is the same for all)
     hidden: bool = False  # rendered for the dialogue-to-background meter only
+    taps: bool = False  # its views carry the sources' dry blocks (an ADM master)
 
     @property
     def n_channels(self) -> int:
@@ -175,15 +176,20 @@ def relocate(err: SceneError, scene: Scene, default_key: str) -> SceneError:
 
 def source_filter(scene: Scene, source: Source, spatialiser, fs: int
                   ) -> tuple[np.ndarray, float, int]:
-    """A diegetic source's (C, L) early filter, and its send to the tail: (gain, delay in samples)."""
+    """A diegetic source's (C, L) early filter, and its send to the tail: (gain, delay in samples).
+    For format adm (an ADM master's room bed) the filter leaves the direct path (and
+    its LFE feed) out: the source is an object of its own there (spatial.adm)."""
     from spatial.room import rir
 
+    room_only = scene.output.format == "adm"  # an ADM master's room bed: no direct path
+    if room_only and scene.room is None:
+        return np.zeros((len(spatialiser.channels), 1)), 0.0, 0
     early = rir.early_filter(scene.room, source.position, scene.listener.position,
-                             scene.listener.yaw, spatialiser, fs)
+                             scene.listener.yaw, spatialiser, fs, direct=not room_only)
     filt = early.filt
     channels = spatialiser.channels
     names = [c.name for c in channels]
-    if "LFE" in names and source.role in scene.output.lfe:
+    if "LFE" in names and source.role in scene.output.lfe and not room_only:
         dist = float(np.linalg.norm(np.subtract(source.position, scene.listener.position)))
         feed = lfe_feed(fs, 1.0 / max(dist, MIN_DISTANCE_M), dist / SPEED_OF_SOUND)
         grown = np.zeros((filt.shape[0], max(filt.shape[1], feed.size)))
@@ -206,6 +212,8 @@ def bed_filters(index: int, n_channels: int, spatialiser, scene: Scene) -> list[
         raise SceneError.at(f"a bed with {n_channels} channels cannot be mapped to the output; "
                             f"beds may have {known} channels",
                             **scene.where(_source_key(index, "file")))
+    if scene.output.format == "adm":  # an ADM master's beds are its own tracks
+        return [np.zeros((len(out_names), 1)) for _ in range(n_channels)]
     if fmt is None:
         bed_channels = (Channel("C", 0.0, 0.0),)
     else:

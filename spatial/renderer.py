@@ -147,7 +147,12 @@ def _plan(scene: Scene, threads: int | None = None):
         meter = None
         if dialogue_metered(plans[0]) and "mono" not in scene.output.formats:
             meter = planned("mono")
-        return merge_formats(plans, meter)
+        merged = merge_formats(plans, meter)
+        if "adm" in scene.output.formats:  # an ADM master: taps, its room bed (spatial.adm)
+            from spatial.adm.plan import mark
+
+            mark(merged, scene)
+        return merged
 
 
 def format_scene(scene: Scene, fmt: str) -> Scene:
@@ -248,8 +253,7 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
     and the loop's threads (default numba's thread count; the output does not depend
     on it). Raises SceneError for bad input or a bad output path.
     """
-    from spatial.mix.deliver import deliver_file
-    from spatial.writer import check_output
+    from spatial.mix.deliver import check_deliverable, deliver_file
 
     compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
     t_start = time.perf_counter()
@@ -259,8 +263,8 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
 
     for fp in p.outputs:
         n = max(0, min(fp.length, p.length if b is None else b) - a)
-        check_output(format_path(path, fp.format, scene.output.formats), scene.sample_rate,
-                     fp.n_channels, subtype, n)
+        check_deliverable(format_path(path, fp.format, scene.output.formats), fp.format,
+                          scene, fp.n_channels, subtype, n)
     t_planned = time.perf_counter()
     # the mix (buses, ducking), loudness and limiter, stems, metered (spatial.mix.deliver)
     mixes = deliver_file(scene, p, path, subtype, progress, block_size, stems, a, b, sinks,
@@ -293,6 +297,9 @@ def impulse_response(scene: Scene, source: str) -> Rendered:
     that source's send: exactly what the source goes through in `render`.
     """
     _check(scene)
+    if scene.output.format == "adm":
+        raise SceneError.at("an impulse response has no ADM form: render it as hoa3 or "
+                            "7.1.4 (the room beds an ADM master uses)", key="output.format")
     src = scene.source(source)
     if src.path or scene.listener.path:  # moving: the response where the source starts
         from spatial.motion import frozen_scene

@@ -74,7 +74,7 @@ def deliverables(scene, path, stems: bool = False) -> dict:
     out = {}
     for fmt in formats:
         f = format_path(path, fmt, formats)
-        out[fmt] = (f, {b: stem_path(f, b) for b in buses})
+        out[fmt] = (f, {} if fmt == "adm" else {b: stem_path(f, b) for b in buses})
     return out
 
 
@@ -143,6 +143,48 @@ class _Memory:
         self.first = None
 
 
+class _Adm:
+    """An ADM master (spatial.adm): its own sink, neither metered nor mastered (its
+    tracks are the sources' own signals; a renderer downstream masters the programme)."""
+
+    format = "PCM_24"
+
+    def __init__(self, sink):
+        self.sink, self.stem_paths = sink, {}
+
+    def direct(self) -> list:
+        return [self.sink]
+
+    temporary = direct
+
+    def close(self) -> None:
+        pass
+
+
+def check_deliverable(path, fmt: str, scene, n_channels: int, subtype=None,
+                      frames: int | None = None) -> None:
+    """spatial.writer.check_output for one format's file; an ADM master must be a .wav
+    (BW64) file of integer samples (spatial.adm)."""
+    from spatial.writer import check_output
+
+    if fmt != "adm":
+        check_output(path, scene.sample_rate, n_channels, subtype, frames)
+        return
+    from spatial.errors import SceneError
+
+    if Path(path).suffix.lower() != ".wav":
+        raise SceneError.at("an ADM master is a BW64 file: give it the extension .wav",
+                            file=path)
+    tracks = len(scene.sources) * 2 + n_channels  # about: objects, beds, the room bed
+    check_output(path, scene.sample_rate, max(1, tracks), "PCM_24", frames)
+
+
+def _adm_place(scene, p, path, subtype, start) -> _Adm:
+    from spatial.adm.sink import AdmSink
+
+    return _Adm(AdmSink(path, scene, p, start, subtype))
+
+
 def _temp(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.pass1.wav")
 
@@ -166,6 +208,9 @@ def deliver_file(scene, p, path, subtype=None, progress=None, block_size=None,
     places = {}
     for fp in p.outputs:
         f = format_path(path, fp.format, scene.output.formats)
+        if fp.format == "adm":
+            places[fp.format] = _adm_place(scene, p, f, subtype, loop.start)
+            continue
         stem_paths = {b: stem_path(f, b) for b in names}
         for sp in stem_paths.values():
             check_output(sp, p.sample_rate, fp.n_channels, subtype, loop.length)
@@ -181,6 +226,11 @@ def deliver_memory(scene, p, progress=None, block_size=None, stems: bool = False
     """Render plan p of scene in memory; returns format -> (audio, stems, summary): the
     mix (n, C) float32, bus -> (n, C) float32 (empty unless stems are asked for, by
     `stems` or output.stems) and the summary (module doc; stems: bus -> None)."""
+    if any(fp.format == "adm" for fp in p.outputs):
+        from spatial.errors import SceneError
+
+        raise SceneError.at("format adm writes an ADM BW64 file: render it to a file "
+                            "(spatial.render_to_file, spatial render)", key="output.format")
     loop = render_loop(p, scene, block_size, stems, start, end)
     names = stem_names(loop)
     places = {fp.format: _Memory(names) for fp in p.outputs}
@@ -209,7 +259,8 @@ def _deliver(scene, p, loop, places: dict, progress, buses, extra: dict | None =
     total = n + (sum(lengths.values()) if two_pass else 0)
     with ProgressTicks(progress, total) as tick:
         try:
-            sinks = {fmt: (place.temporary() if two_pass else place.direct()) + [meters[fmt]]
+            sinks = {fmt: (place.temporary() if two_pass else place.direct())
+                     + ([] if isinstance(place, _Adm) else [meters[fmt]])
                      + list((extra or {}).get(fmt, ())) for fmt, place in places.items()}
             committed = deliver(loop.frames(), sinks, layouts, fs, n, tick, threads)
             for fmt, more in (extra or {}).items():
@@ -217,6 +268,9 @@ def _deliver(scene, p, loop, places: dict, progress, buses, extra: dict | None =
             done = n
             for fmt, place in places.items():
                 summary, meter = summaries[fmt], meters[fmt]
+                if isinstance(place, _Adm):  # not mastered: what the sink wrote
+                    summary.update(committed[fmt][0], target=None, ceiling=None)
+                    continue
                 if not two_pass:
                     summary.update(meter.summary())
                     place.delivered(sinks[fmt][0], None)
@@ -239,5 +293,11 @@ def _deliver(scene, p, loop, places: dict, progress, buses, extra: dict | None =
                 place.close()
     for fmt, summary in summaries.items():
         summary["dialogue_to_background"] = meters[fmt].dialogue_to_background()
+        if isinstance(places[fmt], _Adm):
+            n = summary.get("clipped", 0)
+            summary["warning"] = (f"{n} samples of the ADM master's tracks clipped (they "
+                                  "are the sources' own signals): lower their gain_db"
+                                  if n else None)
+            continue
         summary["warning"] = warning(summary, places[fmt].format)
     return summaries

@@ -125,10 +125,12 @@ def render_reflections(refl: Reflections, band_gains: np.ndarray, listener_pos, 
 
 
 def early_filter(room, source_pos, listener_pos, listener_yaw_deg: float, spatialiser,
-                 fs: int) -> EarlyFilter:
+                 fs: int, direct: bool = True) -> EarlyFilter:
     """Direct path + image sources before the crossover, spatialised. See the module doc.
 
     room: Room or None (free field: the direct path only, no air absorption).
+    direct: False leaves the direct path out (the room's part alone, for an ADM
+    master's room bed: spatial.adm; the images keep their delays re emission).
     source_pos, listener_pos: world coordinates (m); listener_yaw_deg: degrees.
     Returns :class:`EarlyFilter` with filt (C, L) float64, time 0 = emission.
     """
@@ -147,6 +149,9 @@ def early_filter(room, source_pos, listener_pos, listener_yaw_deg: float, spatia
     live = live if live.size and live[0] == 0 else np.concatenate([[0], live])
     refl = Reflections(refl.positions_m[live], refl.band_gains[live], refl.order[live],
                        refl.distances_m[live])
+    if not direct:
+        gains = gains.copy()
+        gains[live[0]] = 0.0  # live[0] is the direct path (index 0)
     filt = render_reflections(refl, gains[live], listener_pos, listener_yaw_deg, spatialiser, fs)
     return EarlyFilter(filt, 1.0, 0.0, len(refl))
 

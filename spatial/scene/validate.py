@@ -24,8 +24,8 @@ from pathlib import Path
 from spatial.errors import Problem, SceneError
 from spatial.filters.formats import FORMATS
 from spatial.scene.limits import GAIN_DB_RANGE, MAX_EXTENT_M, MAX_TIME_S
-from spatial.scene.parts import (DECAY_FORMULAS, FACES, ROLES, ROOM_MODELS, Listener, Output,
-                                 Room, Source, Speaker)
+from spatial.scene.parts import (DECAY_FORMULAS, FACES, ROLES, ROOM_MODELS, Adm, Listener,
+                                 Output, Room, Source, Speaker)
 from spatial.scene.placement import geometry_problems
 from spatial.scene.yamlnodes import Checker, Node, closest, show
 
@@ -38,7 +38,8 @@ WALL_FACES = ("west", "east", "south", "north")
 LISTENER_KEYS = ("position", "yaw", "path", "interpolation")
 SOURCE_KEYS = ("name", "role", "file", "position", "gain_db", "start", "diegetic", "transitions",
                "path", "interpolation", "doppler", "label")
-OUTPUT_KEYS = ("format", "hrtf", "hrtf_eq", "speakers", "lfe", "loudness", "true_peak", "stems")
+OUTPUT_KEYS = ("format", "hrtf", "hrtf_eq", "speakers", "lfe", "loudness", "true_peak", "stems",
+               "adm")
 SPEAKER_KEYS = ("name", "azimuth", "elevation")
 SAMPLE_RATE_RANGE = (8000, 192000)
 AIR_ABSORPTION_VOLUME_M3 = 100.0  # default: air absorption on in rooms larger than this
@@ -279,11 +280,15 @@ def _output(ck: Checker, node: Node) -> Output | None:
     loud_ok, loudness, true_peak = mix_keys.loudness(ck, m)
     stems = ck.boolean(m["stems"], "output.stems") if "stems" in m else False
     ok = ok and loud_ok and stems is not None
+    from spatial.adm.keys import adm_keys  # output.adm
+
+    adm = adm_keys(ck, m["adm"]) if "adm" in m else Adm()
+    ok = ok and adm is not None
     if not ok:
         return None
     return Output(format=fmt, hrtf=hrtf, hrtf_eq=hrtf_eq,
                   speakers=speakers if "custom" in fmt.split(",") else None, lfe=lfe,
-                  loudness=loudness, true_peak=true_peak, stems=stems)
+                  loudness=loudness, true_peak=true_peak, stems=stems, adm=adm)
 
 
 def _formats(ck: Checker, node: Node) -> str | None:
