@@ -29,6 +29,7 @@ _EXPORTS = {
     "Source": "spatial.scene.parts",
     "Output": "spatial.scene.parts",
     "Speaker": "spatial.scene.parts",
+    "Adm": "spatial.scene.parts",
     "SpatialError": "spatial.errors",
     "SceneError": "spatial.errors",
     "Problem": "spatial.errors",
@@ -37,6 +38,9 @@ _EXPORTS = {
     "Profile": "spatial.analysis.profile",
     "Comparison": "spatial.analysis.comparison",
     "ProfileSink": "spatial.analysis.sink",
+    "decode": "spatial.decoding.decoder",
+    "decode_file": "spatial.decoding.decoder",
+    "Decoded": "spatial.decoding.decoder",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -15,12 +15,6 @@ import time
 import types
 from pathlib import Path
 
-# The render spreads its own work over the cores (reader threads, FFT workers);
-# OpenBLAS's threads on top only contend with them: planning scene A took 0.44 s
-# with them and 0.17 s without. Set before numpy is first imported; a user's own
-# setting wins.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 from spatial import __version__
 from spatial.errors import SceneError, SpatialError
 from spatial.filters.formats import FORMATS
@@ -29,9 +23,10 @@ EXIT_BAD_INPUT = 2
 
 
 def _load(path: str, fmt: str | None = None, hrtf: str | None = None):
-    from spatial.scene.loader import load_scene
+    from spatial.scene.loader import load_scene, load_scene_text
 
-    scene = load_scene(path)
+    # "-": the scene from standard input (paths in it relative to the current directory)
+    scene = load_scene_text(sys.stdin.read(), None) if path == "-" else load_scene(path)
     changes, locations = {}, dict(scene.locations)
     for key, flag, value in (("format", "--format", fmt), ("hrtf", "--hrtf", hrtf)):
         if value is not None:
@@ -59,12 +54,11 @@ def _layout(scene, fmt: str | None = None):
 def _check_outputs(out: Path, scene, subtype: str | None, frames: int | None,
                    stems: bool = False, sandbox: str | None = None) -> None:
     """Refuse bad output files before any work starts: each format's file and stems
-    (spatial.writer.check_output), two deliverables on one file, a deliverable that
-    would overwrite an input of the scene (spatial.safety), or, with a sandbox, any
-    input or output outside it."""
-    from spatial.mix.deliver import deliverables
+    (spatial.mix.deliver.check_deliverable), two deliverables on one file, a
+    deliverable that would overwrite an input of the scene (spatial.safety), or, with
+    a sandbox, any input or output outside it."""
+    from spatial.mix.deliver import check_deliverable, deliverables
     from spatial.safety import refuse_unsafe_outputs
-    from spatial.writer import check_output
 
     files = []
     for fmt, (path, stem_paths) in deliverables(scene, out, stems).items():
@@ -73,8 +67,8 @@ def _check_outputs(out: Path, scene, subtype: str | None, frames: int | None,
     refuse_unsafe_outputs(scene, [(what, f) for what, f, _ in files], sandbox)
     for what, f, fmt in files:
         layout = _layout(scene, fmt)
-        check_output(f, scene.sample_rate, len(layout.channels) if layout else 1,
-                     subtype, frames)
+        check_deliverable(f, fmt, scene, len(layout.channels) if layout else 1, subtype,
+                          frames)
     if frames is not None and len(files) > 1:  # each fits: do they all, together?
         import shutil
 
@@ -147,6 +141,8 @@ def _compiled(seconds: float) -> str:
 
 
 def cmd_render(args) -> int:
+    if args.scene == "-" and not args.output:
+        raise SceneError.at("a scene read from standard input needs -o OUT.wav", key="--output")
     scene = _load(args.scene, args.format, args.hrtf)
     out = Path(args.output) if args.output else Path.cwd() / (Path(args.scene).stem + ".wav")
     from spatial.writer import estimate_frames
@@ -203,6 +199,12 @@ def cmd_render(args) -> int:
               f"in {wall:.2f} s ({rtf:.1f}x real time){_compiled(clock.seconds)}, "
               f"peak memory {peak_memory_mib():.0f} MiB{_moving(stats)}")
         for fmt, done in stats["outputs"].items():
+            if fmt == "adm":  # an ADM master: its tracks (spatial.adm)
+                m = done["mix"]
+                print(f"{done['path']}: {done['frames'] / scene.sample_rate:.2f} s, ADM BW64 "
+                      f"master, {m['tracks']} tracks ({m['objects']} objects, {m['beds']} "
+                      f"beds, room bed {m['room'] or 'none'}), {m['bytes'] / 2**20:.1f} MiB")
+                continue
             layout = _layout(scene, fmt)
             print(f"{done['path']}: {done['frames'] / scene.sample_rate:.2f} s, "
                   f"{len(layout.channels)} ch ({fmt}: {' '.join(layout.names)})")
@@ -274,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p, output_help):
-        p.add_argument("scene", help="scene file (YAML or JSON)")
+        p.add_argument("scene", help="scene file (YAML or JSON); render: - reads it from "
+                       "standard input")
         p.add_argument("-o", "--output", help=output_help)
         p.add_argument("--format", help="override output.format (" + ", ".join(
             f for f in FORMATS if f != "custom") + "); render: several, comma-separated, "
@@ -316,10 +319,22 @@ def build_parser() -> argparse.ArgumentParser:
     from spatial.analysis.commands import add_parsers
 
     add_parsers(sub)  # analyze, compare (spatial.analysis.commands)
+    from spatial.decoding.commands import add_parsers as add_decode
+
+    add_decode(sub)  # decode (spatial.decoding.commands)
+    from spatial.batch import commands as batch
+
+    batch.add_parsers(sub)  # batch, variations (spatial.batch.commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The render spreads its own work over the cores (reader threads, FFT workers);
+    # OpenBLAS's threads on top only contend with them: planning scene A took 0.44 s
+    # with them and 0.17 s without. Set by the command before numpy is first imported
+    # (importing this module leaves the environment alone: batch workers set their
+    # own threads, spatial.batch.task); a user's own setting wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     from spatial.tempfiles import Terminated, signals_as_interrupts

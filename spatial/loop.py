@@ -18,7 +18,9 @@ One pass, one engine, one block at a time, memory independent of the scene's len
    marked silent, so the engine skips their transforms;
 5. moving sources (:mod:`spatial.motion_render`) feed the same engine and add
    their direct paths to their groups;
-6. each format's groups are summed into its mix (:class:`~spatial.sinks.base.BusView`).
+6. each format's groups are summed into its mix (:class:`~spatial.sinks.base.BusView`);
+   a format that taps the sources (``FormatPlan.taps``: an ADM master, spatial.adm)
+   also gets their dry blocks after the bus stage (a view of the rows, no copy).
 
 A passage (`start`, `end`) is rendered from a pre-roll before `start` as long as the
 longest filter rings, so the reverberation of earlier sound is there; only the
@@ -97,7 +99,8 @@ class RenderLoop:
             if inp.moving:
                 continue  # spatial.motion_render renders it
             for f in live:
-                eng.add_route(s, inp.filters[f], rt.group(f, rt.input_bus[i]).offset)
+                if inp.filters[f].shape[0]:  # a format without channels gets no route
+                    eng.add_route(s, inp.filters[f], rt.group(f, rt.input_bus[i]).offset)
             if tap is not None and rt.tapped[i]:
                 eng.add_route(s, inp.filters[tap.format], tap.offset)
         # each bus's send to the tail: a gain and a delay line per input
@@ -111,7 +114,8 @@ class RenderLoop:
         for k, where in targets:
             idx = [i for i, inp in enumerate(p.inputs) if inp.send_gain != 0.0 and
                    (rt.input_bus[i] == k if k >= 0 else rt.tapped[i])]
-            where = [(f, o) for f, o in where if p.rendered[f].tail is not None]
+            where = [(f, o) for f, o in where if p.rendered[f].tail is not None
+                     and p.rendered[f].n_channels]
             if not tails or not idx or not where:
                 continue
             row = eng.add_input()
@@ -266,6 +270,7 @@ class RenderLoop:
                 lo = max(self.start - t0, 0)  # the pre-roll is rendered, not handed out
                 if lo < B:
                     parts, meter = [], None
+                    dry = rows[cur][:len(p.inputs)]  # the sources' dry blocks, for taps
                     for f, fp in enumerate(p.rendered):
                         hi = min(B, min(fp.length, self.end) - t0)
                         n = max(hi - lo, 0)
@@ -294,12 +299,13 @@ class RenderLoop:
                             buses = ({name: bus_blocks[k]
                                       for k, (name, _) in enumerate(rt.buses)}
                                      if rt.stems else {})
-                            parts.append((fp.format, mix, buses))
+                            taps = dry[:, lo:lo + n] if fp.taps else None
+                            parts.append((fp.format, mix, buses, taps))
                     views = {}
-                    for name, mix, buses in parts:
+                    for name, mix, buses, taps in parts:
                         m = 0 if meter is None else min(mix.shape[0], meter[0].shape[0])
-                        views[name] = (BusView(mix, buses) if meter is None else
-                                       BusView(mix, buses, meter[0][:m], meter[1][:m]))
+                        views[name] = (BusView(mix, buses, sources=taps) if meter is None else
+                                       BusView(mix, buses, meter[0][:m], meter[1][:m], taps))
                     yield views
                 if pool is None and b + 1 < self.n_blocks:
                     read(b + 1)

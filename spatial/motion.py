@@ -185,6 +185,7 @@ class MotionPlan:
     fs: int
     control_block: int = 512
     grid: int = GRID
+    direct: bool = True  # False: the direct paths are not rendered (an ADM room bed)
 
     @property
     def control_rate_hz(self) -> float:
@@ -254,7 +255,7 @@ def _remainder(scene, src_pos, lis_pos, yaw, spatialiser, fs, role) -> np.ndarra
             filt = render_reflections(part, gains[keep] * scale[:, None], lis_pos, yaw,
                                       spatialiser, fs)
     names = [c.name for c in spatialiser.channels]
-    if "LFE" in names and role in scene.output.lfe:
+    if "LFE" in names and role in scene.output.lfe and scene.output.format != "adm":
         feed = lfe_feed(fs, 1.0 / max(d0, MIN_DISTANCE_M), 0.0)
         grown = np.zeros((len(names), max(feed.size, 0 if filt is None else filt.shape[1])))
         if filt is not None:
@@ -305,7 +306,8 @@ def plan_motion(scene, spatialiser, moving: list) -> MotionPlan:
                        np.ones(1))
         filters.append(f)
     return MotionPlan(listener, out, filters if room is not None else [], pre, room,
-                      spatialiser, fs, control_block(fs))
+                      spatialiser, fs, control_block(fs),
+                      direct=scene.output.format != "adm")  # ADM: objects of their own
 
 
 def control_block(fs: int) -> int:

@@ -90,8 +90,8 @@ class MotionProcessor:
             self.tapped = {j for j, s in enumerate(self.sources) if rt.tapped[s.input]}
         self.C = [fp.n_channels for fp in outputs]
 
-        def formats_of(k):  # where bus k is rendered
-            return [f for f in self.live if k in self.offsets[f]]
+        def formats_of(k):  # where bus k is rendered (a format without channels: nowhere)
+            return [f for f in self.live if k in self.offsets[f] and self.C[f]]
 
         # the virtual directions: 26 inputs per bus with moving sources, each routed
         # through every format's filter for that direction into that bus's group (the
@@ -303,6 +303,8 @@ class MotionProcessor:
         out = []
         for f in self.live:
             C = self.C[f]
+            if not C or not self.motions[f].direct:
+                continue  # no channels, or no direct paths (an ADM master's room bed)
             for bus, js in buses.items():
                 if bus not in self.offsets[f]:
                     continue  # the tap: its format only

@@ -15,6 +15,7 @@ The plan is plain data (files are only probed here, not decoded);
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -90,6 +91,7 @@ class FormatPlan:
     length: int  # its output length in samples (filters of other formats ring longer)
     motion: MotionPlan | None = None  # its moving path (the geometry is the same for all)
     hidden: bool = False  # rendered for the dialogue-to-background meter only
+    taps: bool = False  # its views carry the sources' dry blocks (an ADM master)
 
     @property
     def n_channels(self) -> int:
@@ -174,15 +176,20 @@ def relocate(err: SceneError, scene: Scene, default_key: str) -> SceneError:
 
 def source_filter(scene: Scene, source: Source, spatialiser, fs: int
                   ) -> tuple[np.ndarray, float, int]:
-    """A diegetic source's (C, L) early filter, and its send to the tail: (gain, delay in samples)."""
+    """A diegetic source's (C, L) early filter, and its send to the tail: (gain, delay in samples).
+    For format adm (an ADM master's room bed) the filter leaves the direct path (and
+    its LFE feed) out: the source is an object of its own there (spatial.adm)."""
     from spatial.room import rir
 
+    room_only = scene.output.format == "adm"  # an ADM master's room bed: no direct path
+    if room_only and scene.room is None:
+        return np.zeros((len(spatialiser.channels), 1)), 0.0, 0
     early = rir.early_filter(scene.room, source.position, scene.listener.position,
-                             scene.listener.yaw, spatialiser, fs)
+                             scene.listener.yaw, spatialiser, fs, direct=not room_only)
     filt = early.filt
     channels = spatialiser.channels
     names = [c.name for c in channels]
-    if "LFE" in names and source.role in scene.output.lfe:
+    if "LFE" in names and source.role in scene.output.lfe and not room_only:
         dist = float(np.linalg.norm(np.subtract(source.position, scene.listener.position)))
         feed = lfe_feed(fs, 1.0 / max(dist, MIN_DISTANCE_M), dist / SPEED_OF_SOUND)
         grown = np.zeros((filt.shape[0], max(filt.shape[1], feed.size)))
@@ -205,6 +212,8 @@ def bed_filters(index: int, n_channels: int, spatialiser, scene: Scene) -> list[
         raise SceneError.at(f"a bed with {n_channels} channels cannot be mapped to the output; "
                             f"beds may have {known} channels",
                             **scene.where(_source_key(index, "file")))
+    if scene.output.format == "adm":  # an ADM master's beds are its own tracks
+        return [np.zeros((len(out_names), 1)) for _ in range(n_channels)]
     if fmt is None:
         bed_channels = (Channel("C", 0.0, 0.0),)
     else:
@@ -235,7 +244,11 @@ def bed_filters(index: int, n_channels: int, spatialiser, scene: Scene) -> list[
 
 
 _TAILS: dict[tuple, np.ndarray] = {}  # in-process cache: same room and output, same tail
-_TAILS_KEPT = 4
+# Least recently used go first, past this many bytes: a run of four formats plans five
+# tails (with the mono meter's), 0.3-4 MB each; a cap of four entries evicted each one
+# just before it was needed again, so repeated multi-format renders never hit.
+_TAILS_BYTES = 64 << 20
+_TAILS_LOCK = threading.Lock()  # renders side by side (spatial.batch) share the cache
 
 
 def tail_filter(scene: Scene, spatialiser) -> np.ndarray:
@@ -248,15 +261,24 @@ def tail_filter(scene: Scene, spatialiser) -> np.ndarray:
 
     key = (repr(scene.room), repr(scene.output), int(scene.sample_rate), int(scene.seed),
            type(spatialiser).__name__, len(spatialiser.channels))
-    tail = _TAILS.get(key)
-    if tail is None:
+    with _TAILS_LOCK:
+        tail = _TAILS.pop(key, None)
+    if tail is None:  # made outside the lock (the same for every thread that makes it)
         rng = np.random.default_rng([int(scene.seed), 0x7A11])  # the tail's own stream
-        tail = rir.tail_filter(scene.room, spatialiser, scene.sample_rate, rng)
+        tail = rir.tail_filter(scene.room, spatialiser, scene.sample_rate, rng,
+                               tracer_seed=tracer_seed(scene.seed))
         tail.setflags(write=False)
-        if len(_TAILS) >= _TAILS_KEPT:
+    with _TAILS_LOCK:
+        tail = _TAILS.setdefault(key, tail)  # another thread's, if it was first
+        _TAILS[key] = _TAILS.pop(key)  # the newest last
+        while len(_TAILS) > 1 and sum(t.nbytes for t in _TAILS.values()) > _TAILS_BYTES:
             _TAILS.pop(next(iter(_TAILS)))
-        _TAILS[key] = tail
     return tail
+
+
+def tracer_seed(seed: int) -> int:
+    """The ray tracer's seed (room.model "ray-tracing"), from the scene's own generator."""
+    return int(np.random.default_rng([int(seed), 0x5EA7]).integers(2 ** 63))
 
 
 def _threads() -> int:
@@ -265,9 +287,10 @@ def _threads() -> int:
     return numba.get_num_threads()
 
 
-def plan(scene: Scene, spatialiser) -> RenderPlan:
+def plan(scene: Scene, spatialiser, threads: int | None = None) -> RenderPlan:
     """Probe every source file and build every filter (the files are decoded later,
-    block by block, by the render loop). Raises SceneError for bad input."""
+    block by block, by the render loop), over `threads` threads (default numba's
+    thread count). Raises SceneError for bad input."""
     from spatial import motion
 
     fs = scene.sample_rate
@@ -296,7 +319,7 @@ def plan(scene: Scene, spatialiser) -> RenderPlan:
 
     # sources are planned independently, over the cores (numba's kernels and numpy's
     # larger operations release the GIL), then put together in scene order
-    n_threads = min(len(scene.sources), _threads())
+    n_threads = min(len(scene.sources), int(threads or _threads()))
     if n_threads > 1:
         from concurrent.futures import ThreadPoolExecutor
 

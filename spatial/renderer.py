@@ -139,8 +139,8 @@ def passage(scene: Scene, p: RenderPlan, start: float | None, end: float | None,
     return int(round(a * fs)), None if b is None else int(round(b * fs))
 
 
-def _plan(scene: Scene, allow_large: bool = False, in_memory: bool = False,
-          stems: bool = False):
+def _plan(scene: Scene, threads: int | None = None, allow_large: bool = False,
+          in_memory: bool = False, stems: bool = False):
     from spatial import resources
     from spatial.mix.plan import apply as apply_mix  # transitions, dialogue to centre
     from spatial.routing import dialogue_metered
@@ -156,7 +156,7 @@ def _plan(scene: Scene, allow_large: bool = False, in_memory: bool = False,
         def planned(fmt):
             one = format_scene(scene, fmt)
             spatialiser = _spatialiser(one)
-            return apply_mix(one, spatialiser, plan(one, spatialiser))
+            return apply_mix(one, spatialiser, plan(one, spatialiser, threads))
 
         plans = [planned(fmt) for fmt in scene.output.formats]  # one pass renders all
         # dialogue-to-background is measured on the mono rendering (spatial.routing):
@@ -164,7 +164,12 @@ def _plan(scene: Scene, allow_large: bool = False, in_memory: bool = False,
         meter = None
         if dialogue_metered(plans[0]) and "mono" not in scene.output.formats:
             meter = planned("mono")
-        return merge_formats(plans, meter)
+        merged = merge_formats(plans, meter)
+        if "adm" in scene.output.formats:  # an ADM master: taps, its room bed (spatial.adm)
+            from spatial.adm.plan import mark
+
+            mark(merged, scene)
+        return merged
 
 
 def format_scene(scene: Scene, fmt: str) -> Scene:
@@ -196,7 +201,7 @@ def render(scene: Scene, *, progress=False, block_size: int | None = None,
 
     compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
     t_start = time.perf_counter()
-    p = _plan(scene, allow_large, in_memory=True, stems=stems)
+    p = _plan(scene, allow_large=allow_large, in_memory=True, stems=stems)
     a, b = passage(scene, p, start, end)
     t_planned = time.perf_counter()
     with _located(scene):
@@ -242,7 +247,7 @@ def render_stream(scene: Scene, *, block_size: int | None = None,
     output.true_peak need the whole programme (render_to_file, render)."""
     from spatial.mix.deliver import render_loop
 
-    p = _plan(scene, allow_large)
+    p = _plan(scene, allow_large=allow_large)
     fp = p.outputs[0]
     return RenderStream(p.sample_rate, fp.channels, fp.format, fp.length,
                         render_loop(p, scene, block_size),
@@ -252,7 +257,8 @@ def render_stream(scene: Scene, *, block_size: int | None = None,
 def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=None,
                    block_size: int | None = None, stems: bool = False,
                    start: float | None = None, end: float | None = None,
-                   sinks: dict | None = None, allow_large: bool = False) -> dict:
+                   sinks: dict | None = None, threads: int | None = None,
+                   allow_large: bool = False) -> dict:
     """Render a scene straight to an audio file, block by block (bounded memory).
 
     The files are committed only when the whole render succeeded (spatial.writer).
@@ -267,13 +273,13 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
     outputs: format -> {path, frames, mix} for every format. stems: also write one
     file per bus (as output.stems). sinks: format -> more sinks (spatial.sinks.Sink)
     fed the render's views before mastering (spatial.mix.deliver.deliver_file); their
-    commit() results are in outputs[format]["mix"]["sinks"]. Raises SceneError for
-    bad input, a bad output path, or a scene past the resource limits
-    (spatial.resources) unless allow_large.
+    commit() results are in outputs[format]["mix"]["sinks"]. threads: the planner's
+    and the loop's threads (default numba's thread count; the output does not depend
+    on it). Raises SceneError for bad input, a bad output path, or a scene past the
+    resource limits (spatial.resources) unless allow_large.
     """
-    from spatial.mix.deliver import deliver_file, deliverables
+    from spatial.mix.deliver import check_deliverable, deliver_file, deliverables
     from spatial.safety import refuse_unsafe_outputs
-    from spatial.writer import check_output
 
     # never over one of the scene's inputs, never two deliverables on one file
     refuse_unsafe_outputs(scene, [(what, f) for fmt, (main, stem_files) in
@@ -283,19 +289,19 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
                           key="path")
     compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
     t_start = time.perf_counter()
-    p = _plan(scene, allow_large)
+    p = _plan(scene, threads, allow_large)
     a, b = passage(scene, p, start, end)
     from spatial.mix.deliver import format_path
 
     for fp in p.outputs:
         n = max(0, min(fp.length, p.length if b is None else b) - a)
-        check_output(format_path(path, fp.format, scene.output.formats), scene.sample_rate,
-                     fp.n_channels, subtype, n)
+        check_deliverable(format_path(path, fp.format, scene.output.formats), fp.format,
+                          scene, fp.n_channels, subtype, n)
     t_planned = time.perf_counter()
     # the mix (buses, ducking), loudness and limiter, stems, metered (spatial.mix.deliver)
     with _located(scene):
         mixes = deliver_file(scene, p, path, subtype, progress, block_size, stems, a, b,
-                             sinks)
+                             sinks, threads)
     t_done = time.perf_counter()
     outputs = {}
     for fp in p.outputs:
@@ -324,6 +330,9 @@ def impulse_response(scene: Scene, source: str) -> Rendered:
     that source's send: exactly what the source goes through in `render`.
     """
     _check(scene)
+    if scene.output.format == "adm":
+        raise SceneError.at("an impulse response has no ADM form: render it as hoa3 or "
+                            "7.1.4 (the room beds an ADM master uses)", key="output.format")
     from spatial import resources
 
     resources.check(scene)

@@ -423,8 +423,8 @@ def test_threads_change_nothing(dtype):
     outs = []
     for threads in (1, 2, 3):
         conv = BlockConvolver(block, 3, dtype=dtype, threads=threads)
-        conv.parallel_min_inputs = 0  # lanes for every block, however small,
-        conv.backoff_blocks = 0  # even when they did not run side by side
+        conv.lanes.min_inputs = 0  # lanes for every block, however small,
+        conv.lanes.backoff_blocks = 0  # even when they did not run side by side
         for f in filters:
             conv.add_input(f, max_length=5 * block)
         out = []
@@ -432,7 +432,7 @@ def test_threads_change_nothing(dtype):
             if b == k:
                 conv.set_filter(2, new)
             out.append(conv.process(blocks[b]))
-        assert (conv._pool is not None) == (threads > 1)
+        assert (conv.lanes.pool is not None) == (threads > 1)
         conv.close()
         outs.append(np.concatenate(out, axis=1))
     assert np.array_equal(outs[0], outs[1])

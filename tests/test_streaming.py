@@ -197,10 +197,10 @@ def test_one_thread_equals_two(tmp_path):
             numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))  # the plan's pool
             p = plan(scene, _spatialiser(scene))
             loop = RenderLoop(p, 1024, threads=n)
-            loop.engine.parallel_min_inputs = 0  # the engine's lanes on every block
-            loop.engine.backoff_blocks = 0
+            loop.engine.lanes.min_inputs = 0  # the engine's lanes on every block
+            loop.engine.lanes.backoff_blocks = 0
             outs.append(np.concatenate([b.copy() for b in loop.blocks()]))
-            assert loop.engine.threads == n
+            assert loop.engine.lanes.threads == n
     finally:
         numba.set_num_threads(old)
     assert np.array_equal(outs[0], outs[1])

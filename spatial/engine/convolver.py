@@ -18,10 +18,8 @@ out), so a sparse source (dialogue pauses, a one-shot effect) costs only while
 it sounds. The spectra of all inputs live in one packed array, so the
 multiply-accumulate of every input is one kernel call.
 
-Threads (`threads` > 1): a block's work is split into jobs that the calling
-thread and a persistent pool take in turn (pool threads sleep while idle: no
-spinning, and the calling thread never waits for a helper the OS has not run
-yet, so a busy shared machine costs little). The forward FFTs are dealt out by
+Threads (`threads` > 1): a block's work is split into jobs that the lanes of
+:mod:`spatial.engine.lanes` take in turn. The forward FFTs are dealt out by
 input, then the multiply-accumulate and inverse FFTs by output channel (numba
 kernels with nogil, scipy.fft: both release the GIL).
 Each input's spectrum and each channel's sum are computed by the same
@@ -29,11 +27,6 @@ operations in the same order whatever the lanes, so the output is the same
 bit for bit on any number of threads.
 """
 from __future__ import annotations
-
-import itertools
-import time
-import weakref
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.fft
@@ -45,6 +38,7 @@ except ImportError:  # another scipy: scipy.fft.rfft and a copy
 
 from spatial.engine.kernels import (accumulate_partitions, accumulate_routes, crossfade_add,
                                     load_blocks)
+from spatial.engine.lanes import Lanes
 
 DEFAULT_BLOCK = 4096  # fastest offline on 2 cores for early filters of ~50-100 ms (see RESULTS.md)
 # For static scenes the render loop uses longer blocks: engine alone, CPU s per 60 s of
@@ -52,19 +46,6 @@ DEFAULT_BLOCK = 4096  # fastest offline on 2 cores for early filters of ~50-100 
 # 16384 0.281 / 1.61. Longer blocks have fewer partitions to multiply and less fixed
 # work per sample, but dearer FFTs per sample once the frames leave the cache.
 STATIC_BLOCK = 8192
-# Lanes only for this many inputs or more. Measured on the shared 2-core machine (loop
-# CPU and wall, interleaved): scene C (65 inputs) 1.6 -> 1.1 s wall when the second
-# core is free, about even when it is busy; scene A (9 inputs) 1.4-2x the CPU for no
-# gain; A in 7.1.4 (9 inputs, 12 channels) 1.1 -> 1.6 s wall under load and no gain
-# when idle. The reader threads are the parallelism of narrow scenes.
-PARALLEL_MIN_INPUTS = 32
-# A block whose lanes did not run side by side (their CPU time under PARALLEL_GAIN x the
-# wall time: the other core was busy) sends the next BACKOFF_BLOCKS blocks to one lane;
-# on a shared machine two threads time-sliced on one core only thrash the caches
-# (scene C: +10-15% CPU). The output does not depend on it.
-PARALLEL_GAIN = 1.3
-BACKOFF_BLOCKS = 16
-CHUNKS_PER_LANE = 2  # jobs per lane and phase: the lanes take them in turn (see _run)
 MAX_DIRECT_RUNS = 8  # _rfft_rows: calls of the transform per block before one call + a copy pays
 
 _NEVER = -(1 << 62)  # "last nonzero block" of an input that has been silent so far
@@ -127,7 +108,7 @@ class BlockConvolver:
         call (default 1). skip_silent: skip the transforms and multiply-accumulates of
         silent inputs (the output is the same; False is for the tests). threads: lanes
         a block's work is split into (see the module docstring; the same output bit for
-        bit), used with at least `parallel_min_inputs` inputs; `close()` stops
+        bit), used with at least `lanes.min_inputs` inputs; `close()` stops
         the pool's threads (they also end with the convolver)."""
         block_size, n_outputs = int(block_size), int(n_outputs)
         self.dtype = np.dtype(dtype)
@@ -152,11 +133,7 @@ class BlockConvolver:
         self.workers = workers
         self.skip_silent = bool(skip_silent)
         self._packed = None  # see _pack
-        self.threads = max(1, int(threads))
-        self.parallel_min_inputs = PARALLEL_MIN_INPUTS
-        self.backoff_blocks = BACKOFF_BLOCKS
-        self._serial_until = 0  # blocks before this one use one lane (see BACKOFF_BLOCKS)
-        self._pool = None  # ThreadPoolExecutor of threads - 1 lanes, made on first use
+        self.lanes = Lanes(threads)
 
     @property
     def n_inputs(self) -> int:
@@ -301,9 +278,7 @@ class BlockConvolver:
         frames = self._frames
         n = self._count
         heads = n % rows
-        lanes = 1
-        if S >= self.parallel_min_inputs and n >= self._serial_until:
-            lanes = min(self.threads, max(S, C))
+        lanes = self.lanes.for_block(n, S, C)
         fft_workers = self.workers if lanes == 1 else None
         active = np.empty(S, np.bool_)
 
@@ -321,7 +296,7 @@ class BlockConvolver:
                 return
             _rfft_rows(frames, idx, fdl, rows_at[idx] + heads[idx], fft_workers)
 
-        self._split(forward, S, lanes)
+        self.lanes.split(forward, S, lanes, n)
         live = np.flatnonzero(active)
         last = self._last
         last[live] = n
@@ -351,55 +326,12 @@ class BlockConvolver:
             if fading:
                 crossfade_add(out[c0:c1], y[1, :, B:], y[2, :, B:], self._fade)
 
-        self._split(backward, C, lanes)
+        self.lanes.split(backward, C, lanes, n)
         return out
-
-    def _split(self, work, n: int, lanes: int) -> None:
-        """work(i0, i1) over 0..n: whole on one lane, else in CHUNKS_PER_LANE pieces a lane."""
-        if lanes == 1:
-            work(0, n)
-            return
-        k = min(n, CHUNKS_PER_LANE * lanes)
-        cuts = [n * j // k for j in range(k + 1)]
-        self._run(lambda j: work(cuts[j], cuts[j + 1]), k, lanes)
-
-    def _run(self, job, n_jobs: int, lanes: int) -> None:
-        """job(j) for j in 0..n_jobs-1, taken in turn by this thread and lanes - 1 pool
-        threads; returns when every one is done (and raises the first error).
-
-        Nothing waits for a pool thread the OS has not scheduled yet: this thread takes
-        whatever jobs are left, and a helper that has not started is cancelled. On a
-        busy machine the block then costs what it costs on one thread."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="spatial-engine")
-            weakref.finalize(self, self._pool.shutdown, wait=False)
-        taken = itertools.count()  # next() is atomic under the GIL
-        busy = []  # CPU seconds of each thread's share
-
-        def take():
-            c0 = time.thread_time()
-            for j in taken:  # each thread draws the next job number
-                if j >= n_jobs:
-                    break
-                job(j)
-            busy.append(time.thread_time() - c0)
-
-        t0 = time.perf_counter()
-        helpers = [self._pool.submit(take) for _ in range(min(lanes, n_jobs) - 1)]
-        try:
-            take()
-        finally:
-            for f in helpers:
-                if not f.cancel():
-                    f.result()
-        if sum(busy) < PARALLEL_GAIN * (time.perf_counter() - t0):
-            self._serial_until = self._count + self.backoff_blocks
 
     def close(self) -> None:
         """End the worker threads (a later `process` makes new ones)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        self.lanes.close()
 
     def _crossfade_routes(self, heads, idle, use) -> bool:
         """Routes with a pending filter: old and new filter into acc[1], acc[2] (and not

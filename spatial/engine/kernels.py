@@ -141,12 +141,23 @@ def _add_scaled(out_row, start, src, scale):
 
 
 @numba.njit(**JIT)
-def _delayed(ir, d, scale, y, length):
+def _silent(ir):
+    """True when every sample of ir is 0 (its delayed copy would add nothing)."""
+    for j in range(ir.shape[0]):
+        if ir[j] != 0.0:
+            return False
+    return True
+
+
+@numba.njit(**JIT)
+def _delayed(ir, d, scale, y, length, cache):
     """ir delayed by d samples (>= 0), to be added into a row of `length` samples at the
     returned start: (ir, start, True) for an integer delay (an exact shift: the caller
     scales it); else (y, start, False), y = the FRACTIONAL_TAPS-tap windowed-sinc delay
     of ir with `scale` folded into the taps (y: lh + FRACTIONAL_TAPS - 1 scratch). start
-    is `length` when nothing would land inside the row (y is then not computed)."""
+    is `length` when nothing would land inside the row (y is then not computed).
+    cache: (1 + FRACTIONAL_TAPS,) scratch, [frac, taps...] of the last fractional delay
+    (frac -1 at first): channels of one image share their delay, and its taps."""
     lh = ir.shape[0]
     fl = np.floor(d)
     frac = d - fl
@@ -156,10 +167,12 @@ def _delayed(ir, d, scale, y, length):
     first = di - (FRACTIONAL_TAPS // 2 - 1)
     if first >= length or first + y.shape[0] <= 0:
         return y, length, False
-    taps = fractional_delay_taps(frac)
+    if cache[0] != frac:
+        cache[1:] = fractional_delay_taps(frac)
+        cache[0] = frac
     y[:] = 0.0
     for t in range(FRACTIONAL_TAPS):
-        s = scale * taps[t]
+        s = scale * cache[1 + t]
         for j in range(lh):
             y[t + j] += s * ir[j]
     return y, first, False
@@ -178,10 +191,13 @@ def scatter_images(out, irs, delays, gains):
     n_img, n_ch, lh = irs.shape
     length = out.shape[1]
     y = np.empty(lh + FRACTIONAL_TAPS - 1)  # one image's delayed response (private)
+    cache = np.full(1 + FRACTIONAL_TAPS, -1.0)
     for n in range(n_img):
         g = gains[n]
         for c in range(n_ch):
-            src, start, exact = _delayed(irs[n, c], delays[n, c], g, y, length)
+            if _silent(irs[n, c]):  # a loudspeaker the image does not reach
+                continue
+            src, start, exact = _delayed(irs[n, c], delays[n, c], g, y, length, cache)
             if start < length:
                 _add_scaled(out[c], start, src, g if exact else 1.0)
 
@@ -199,9 +215,12 @@ def scatter_images_many(outs, irs, delays, gains):
     n_out = outs.shape[0]
     length = outs.shape[2]
     y = np.empty(lh + FRACTIONAL_TAPS - 1)
+    cache = np.full(1 + FRACTIONAL_TAPS, -1.0)
     for n in range(n_img):
         for c in range(n_ch):
-            src, start, _ = _delayed(irs[n, c], delays[n, c], 1.0, y, length)
+            if _silent(irs[n, c]):  # a loudspeaker the image does not reach
+                continue
+            src, start, _ = _delayed(irs[n, c], delays[n, c], 1.0, y, length, cache)
             if start < length:
                 for r in range(n_out):
                     _add_scaled(outs[r, c], start, src, gains[n, r])

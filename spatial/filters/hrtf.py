@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,7 @@ FADE_S = 0.5e-3  # half-Hann fade-out appended after the 99.9 % point
 _CHUNK = 256  # directions per vectorised chunk (bounds memory)
 
 _CACHE: dict[tuple, "HrtfSet"] = {}
+_CACHE_LOCK = threading.Lock()  # renders side by side (spatial.batch) share the cache
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,16 +210,18 @@ def load_hrtf(spec: str | Path, fs: int, eq: str = "diffuse-field") -> HrtfSet:
     except OSError as err:
         raise SceneError.at(f"cannot read HRTF file: {err.strerror or err}", file=given) from None
     key = (str(path), mtime, int(fs), eq)
-    hit = _CACHE.get(key)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
     if hit is None:
         try:
             hit = _load_cached(path, int(fs), eq)
         except SceneError as err:  # named as the user gave it, not as a symlink resolves
             raise SceneError([dataclasses.replace(p, file=str(given)) if p.file == str(path)
                               else p for p in err.problems]) from None
-        if len(_CACHE) >= 8:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = hit
+        with _CACHE_LOCK:
+            while len(_CACHE) >= 8:
+                _CACHE.pop(next(iter(_CACHE)))
+            hit = _CACHE.setdefault(key, hit)
     return hit
 
 

@@ -26,6 +26,8 @@ custom     --        Output.speakers in the order given; a speaker named "LFE" i
                      LFE channel (no direction, never panned to)
 mono       --        M (no direction)
 binaural   --        L, R (ears, no direction)
+adm        --        an ADM BW64 master (spatial.adm): the engine renders only its room
+                     bed, the channels of output.adm.room (hoa3 or 7.1.4; none: no channel)
 =========  ========  =====================================================================
 
 The 4+5+0 upper speakers are at BS.2051's nominal U+-030 / U+-110 (allowed
@@ -157,6 +159,12 @@ def get_layout(output) -> Layout:
     fmt = output.format
     if fmt == "custom":
         return _custom(output.speakers)
+    if fmt == "adm":  # the room bed the engine renders for an ADM master (spatial.adm)
+        room = getattr(output, "adm_room", "hoa3")
+        if room == "none":
+            return Layout("adm", "adm", ())
+        bed = _fixed(room)
+        return Layout("adm", bed.kind, bed.channels, bed.bs2051, bed.order)
     if fmt not in FORMATS:
         raise SceneError.at(f"unknown output format {fmt!r}; known formats: "
                             + ", ".join(FORMATS), key="output.format")

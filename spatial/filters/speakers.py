@@ -98,6 +98,9 @@ def make_spatialiser(output, fs: int, hrtf_loader=None):
     HRTF loader raises.
     """
     fmt = output.format
+    if fmt == "adm":  # an ADM master's room bed (spatial.adm): hoa3 unless 7.1.4
+        room = "7.1.4" if getattr(output, "adm_room", "hoa3") == "7.1.4" else "hoa3"
+        return make_spatialiser(output.single(room), fs, hrtf_loader)
     if fmt == "mono":
         return OmniSpatialiser()
     if fmt == "binaural":

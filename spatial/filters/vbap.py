@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -332,12 +333,16 @@ class VbapPanner:
 
 
 _PANNERS: dict[Layout, VbapPanner] = {}
+_PANNERS_LOCK = threading.Lock()  # renders side by side (spatial.batch) share them
 
 
 def vbap_gains(layout: Layout, directions: np.ndarray) -> np.ndarray:
     """(N, 3) directions -> (N, C) energy-normalised VBAP gains for ``layout``
     (sum of squares 1 over the real speakers, LFE column 0). Panners are cached."""
-    panner = _PANNERS.get(layout)
+    with _PANNERS_LOCK:
+        panner = _PANNERS.get(layout)
     if panner is None:
-        panner = _PANNERS[layout] = VbapPanner(layout)
+        made = VbapPanner(layout)
+        with _PANNERS_LOCK:
+            panner = _PANNERS.setdefault(layout, made)
     return panner.gains(directions)

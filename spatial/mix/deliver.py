@@ -47,14 +47,14 @@ def format_path(path, fmt: str, formats) -> Path:
 
 
 def render_loop(p, scene, block_size=None, stems: bool = False, start: int = 0,
-                end: int | None = None):
+                end: int | None = None, threads: int | None = None):
     """The scene's one render pass (spatial.loop) with its buses (spatial.routing):
     stems when asked for (or output.stems), dialogue kept apart for its meter."""
     from spatial import routing
     from spatial.loop import RenderLoop
 
     rt = routing.make(p, scene, wants_stems(scene, stems), meter=True)
-    return RenderLoop(p, block_size, routing=rt, start=start, end=end)
+    return RenderLoop(p, block_size, routing=rt, start=start, end=end, threads=threads)
 
 
 def stem_names(loop) -> list[str]:
@@ -74,7 +74,7 @@ def deliverables(scene, path, stems: bool = False) -> dict:
     out = {}
     for fmt in formats:
         f = format_path(path, fmt, formats)
-        out[fmt] = (f, {b: stem_path(f, b) for b in buses})
+        out[fmt] = (f, {} if fmt == "adm" else {b: stem_path(f, b) for b in buses})
     return out
 
 
@@ -143,6 +143,48 @@ class _Memory:
         self.first = None
 
 
+class _Adm:
+    """An ADM master (spatial.adm): its own sink, neither metered nor mastered (its
+    tracks are the sources' own signals; a renderer downstream masters the programme)."""
+
+    format = "PCM_24"
+
+    def __init__(self, sink):
+        self.sink, self.stem_paths = sink, {}
+
+    def direct(self) -> list:
+        return [self.sink]
+
+    temporary = direct
+
+    def close(self) -> None:
+        pass
+
+
+def check_deliverable(path, fmt: str, scene, n_channels: int, subtype=None,
+                      frames: int | None = None) -> None:
+    """spatial.writer.check_output for one format's file; an ADM master must be a .wav
+    (BW64) file of integer samples (spatial.adm)."""
+    from spatial.writer import check_output
+
+    if fmt != "adm":
+        check_output(path, scene.sample_rate, n_channels, subtype, frames)
+        return
+    from spatial.errors import SceneError
+
+    if Path(path).suffix.lower() != ".wav":
+        raise SceneError.at("an ADM master is a BW64 file: give it the extension .wav",
+                            file=path)
+    tracks = len(scene.sources) * 2 + n_channels  # about: objects, beds, the room bed
+    check_output(path, scene.sample_rate, max(1, tracks), "PCM_24", frames)
+
+
+def _adm_place(scene, p, path, subtype, start) -> _Adm:
+    from spatial.adm.sink import AdmSink
+
+    return _Adm(AdmSink(path, scene, p, start, subtype))
+
+
 def _temp(path: Path) -> Path:
     from spatial.tempfiles import tag, watch
 
@@ -166,26 +208,29 @@ def wants_stems(scene, stems: bool = False) -> bool:
 
 def deliver_file(scene, p, path, subtype=None, progress=None, block_size=None,
                  stems: bool = False, start: int = 0, end: int | None = None,
-                 sinks: dict | None = None) -> dict:
+                 sinks: dict | None = None, threads: int | None = None) -> dict:
     """Render plan p of scene to `path` (and stems): with several formats, one file per
     format (format_path) from one pass. Returns format -> summary (module doc).
     sinks: format -> more sinks fed pass 1's views (the mix before any mastering, with
     dialogue and background), e.g. spatial.analysis's ProfileSink; their commit()
-    results are in the summary's "sinks"."""
+    results are in the summary's "sinks". threads: the loop's (spatial.loop.RenderLoop)."""
     from spatial.writer import check_output
 
-    loop = render_loop(p, scene, block_size, stems, start, end)
+    loop = render_loop(p, scene, block_size, stems, start, end, threads)
     names = stem_names(loop)
     places = {}
     for fp in p.outputs:
         f = format_path(path, fp.format, scene.output.formats)
+        if fp.format == "adm":
+            places[fp.format] = _adm_place(scene, p, f, subtype, loop.start)
+            continue
         stem_paths = {b: stem_path(f, b) for b in names}
         for sp in stem_paths.values():
             check_output(sp, p.sample_rate, fp.n_channels, subtype, loop.length)
         for each in [f, *stem_paths.values()]:
             sweep_leftovers(each)
         places[fp.format] = _Files(f, subtype, stem_paths)
-    summaries = _deliver(scene, p, loop, places, progress, names, sinks)
+    summaries = _deliver(scene, p, loop, places, progress, names, sinks, threads)
     for fmt, summary in summaries.items():
         summary["stems"] = {b: str(sp) for b, sp in places[fmt].stem_paths.items()}
     return summaries
@@ -196,6 +241,11 @@ def deliver_memory(scene, p, progress=None, block_size=None, stems: bool = False
     """Render plan p of scene in memory; returns format -> (audio, stems, summary): the
     mix (n, C) float32, bus -> (n, C) float32 (empty unless stems are asked for, by
     `stems` or output.stems) and the summary (module doc; stems: bus -> None)."""
+    if any(fp.format == "adm" for fp in p.outputs):
+        from spatial.errors import SceneError
+
+        raise SceneError.at("format adm writes an ADM BW64 file: render it to a file "
+                            "(spatial.render_to_file, spatial render)", key="output.format")
     loop = render_loop(p, scene, block_size, stems, start, end)
     names = stem_names(loop)
     places = {fp.format: _Memory(names) for fp in p.outputs}
@@ -207,7 +257,8 @@ def deliver_memory(scene, p, progress=None, block_size=None, stems: bool = False
     return out
 
 
-def _deliver(scene, p, loop, places: dict, progress, buses, extra: dict | None = None) -> dict:
+def _deliver(scene, p, loop, places: dict, progress, buses, extra: dict | None = None,
+             threads: int | None = None) -> dict:
     """Pass 1 (every format's sinks fed by the one loop, and `extra`'s: format -> sinks),
     then each format's master."""
     from spatial.filters.layouts import get_layout
@@ -223,14 +274,18 @@ def _deliver(scene, p, loop, places: dict, progress, buses, extra: dict | None =
     total = n + (sum(lengths.values()) if two_pass else 0)
     with ProgressTicks(progress, total) as tick:
         try:
-            sinks = {fmt: (place.temporary() if two_pass else place.direct()) + [meters[fmt]]
+            sinks = {fmt: (place.temporary() if two_pass else place.direct())
+                     + ([] if isinstance(place, _Adm) else [meters[fmt]])
                      + list((extra or {}).get(fmt, ())) for fmt, place in places.items()}
-            committed = deliver(loop.frames(), sinks, layouts, fs, n, tick)
+            committed = deliver(loop.frames(), sinks, layouts, fs, n, tick, threads)
             for fmt, more in (extra or {}).items():
                 summaries[fmt]["sinks"] = committed[fmt][len(committed[fmt]) - len(more):]
             done = n
             for fmt, place in places.items():
                 summary, meter = summaries[fmt], meters[fmt]
+                if isinstance(place, _Adm):  # not mastered: what the sink wrote
+                    summary.update(committed[fmt][0], target=None, ceiling=None)
+                    continue
                 if not two_pass:
                     summary.update(meter.summary())
                     place.delivered(sinks[fmt][0], None)
@@ -253,5 +308,11 @@ def _deliver(scene, p, loop, places: dict, progress, buses, extra: dict | None =
                 place.close()
     for fmt, summary in summaries.items():
         summary["dialogue_to_background"] = meters[fmt].dialogue_to_background()
+        if isinstance(places[fmt], _Adm):
+            n = summary.get("clipped", 0)
+            summary["warning"] = (f"{n} samples of the ADM master's tracks clipped (they "
+                                  "are the sources' own signals): lower their gain_db"
+                                  if n else None)
+            continue
         summary["warning"] = warning(summary, places[fmt].format)
     return summaries

@@ -36,13 +36,15 @@ Two questions, both answered per band over :data:`spatial.bands.BANDS_HZ`:
     inside the room), and the decay of each band is fitted to the Schroeder
     backward integral of its energy histogram (T30 from -5..-35 dB, T20 if the
     histogram does not reach -35 dB). Air absorption is added analytically
-    (1/T = 1/T_rt + m c / (60 dB in nepers)). The tracer is seeded with a fixed
-    seed and its result cached, so a render is deterministic.
+    (1/T = 1/T_rt + m c / (60 dB in nepers)). The tracer is seeded from the scene's
+    seed (a fixed seed when none is given) under a lock, and its result cached, so a
+    render is deterministic, also beside others in one process.
 
   Decays are clipped to [0.05, 30] s.
 """
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -160,9 +162,15 @@ def schroeder_decay(energy: np.ndarray, dt: float) -> float:
     return float(-60.0 / slope) if slope < 0 else np.inf
 
 
+# pyroomacoustics' tracer draws from one process-wide C++ generator (libroom): seeding
+# it and tracing are one step under this lock, so renders side by side (spatial.batch)
+# each trace from their own seed
+_TRACER_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=32)
 def _ray_traced_rt60(dims: tuple, absorption: tuple, scattering: float,
-                     source: tuple, receiver: tuple) -> tuple:
+                     source: tuple, receiver: tuple, seed: int = RAY_TRACING_SEED) -> tuple:
     import pyroomacoustics as pra
 
     materials = {f: pra.Material({"coeffs": list(a), "center_freqs": list(BANDS_HZ)},
@@ -179,19 +187,21 @@ def _ray_traced_rt60(dims: tuple, absorption: tuple, scattering: float,
                          energy_thres=1e-9, time_thres=float(min(1.5 * t_guess, 20.0)) + 0.1)
     room.add_source(list(source))
     room.add_microphone(list(receiver))
-    if hasattr(pra.libroom, "set_rng_seed"):  # pra >= 0.8: a reproducible tracer
-        pra.libroom.set_rng_seed(RAY_TRACING_SEED)
-    room.ray_tracing()
+    with _TRACER_LOCK:
+        if hasattr(pra.libroom, "set_rng_seed"):  # pra >= 0.8: a reproducible tracer
+            pra.libroom.set_rng_seed(int(seed))
+        room.ray_tracing()
     hist = np.asarray(room.rt_histograms[0][0][0], float)  # (bands, bins)
     dt = room.rt_args["hist_bin_size"]
     out = [schroeder_decay(hist[min(b, hist.shape[0] - 1)], dt) for b in range(N_BANDS)]
     return tuple(out)
 
 
-def ray_traced_rt60(room, positions=None) -> np.ndarray:
+def ray_traced_rt60(room, positions=None, seed: int | None = None) -> np.ndarray:
     """T60 per band (s, (7,), unclipped) fitted to pra's ray-tracer histograms.
 
-    positions: (source_m, receiver_m) or None for :func:`default_positions`.
+    positions: (source_m, receiver_m) or None for :func:`default_positions`; seed: the
+    tracer's (None: RAY_TRACING_SEED).
     """
     src, rcv = default_positions(room.dimensions) if positions is None else positions
     absorption = room_absorption(room)
@@ -199,23 +209,25 @@ def ray_traced_rt60(room, positions=None) -> np.ndarray:
         tuple(float(v) for v in room.dimensions),
         tuple(tuple(float(v) for v in absorption[f]) for f in FACES),
         float(room.scattering),
-        tuple(float(v) for v in src), tuple(float(v) for v in rcv)))
+        tuple(float(v) for v in src), tuple(float(v) for v in rcv),
+        RAY_TRACING_SEED if seed is None else int(seed)))
     if room.air_absorption:
         rate = np.where(t > 0, LN_1E6 / np.where(t > 0, t, 1.0), np.inf)
         t = LN_1E6 / (rate + air_absorption_coeffs() * SPEED_OF_SOUND)
     return t
 
 
-def band_rt60(room, fs: int | None = None, positions=None) -> np.ndarray:
+def band_rt60(room, fs: int | None = None, positions=None,
+              seed: int | None = None) -> np.ndarray:
     """T60 of the late tail per band, seconds, (7,), clipped to [0.05, 30] s.
 
     fs is accepted for symmetry with the other planners (unused). positions:
-    (source_m, listener_m) for the ray tracer (model "ray-tracing" only).
+    (source_m, listener_m) for the ray tracer (model "ray-tracing" only), seed its seed.
     """
     if room.rt60 is not None:  # the target wins, even over given materials
         t = np.full(N_BANDS, float(room.rt60))
     elif room.model == "ray-tracing":
-        t = ray_traced_rt60(room, positions)
+        t = ray_traced_rt60(room, positions, seed)
     else:
         t = statistical_rt60(room)
     return np.clip(np.nan_to_num(t, nan=MIN_RT60_S, posinf=MAX_RT60_S), MIN_RT60_S, MAX_RT60_S)

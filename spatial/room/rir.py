@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spatial.bands import N_BANDS, combine
+from spatial.bands import N_BANDS, combine_lowrank
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND, world_to_listener
 from spatial.room.decay import air_absorption_coeffs, band_rt60
 from spatial.room.image_sources import Reflections, image_sources
@@ -121,17 +121,16 @@ def render_reflections(refl: Reflections, band_gains: np.ndarray, listener_pos, 
     rank = max(1, int(np.sum(sv > SVD_TOLERANCE * sv[0])))
     comps = np.zeros((rank, n_ch, length))  # each image delayed once for every component
     scatter_images_many(comps, irs, delays, np.ascontiguousarray(u[:, :rank] * sv[:rank]))
-    per_band = np.zeros((N_BANDS, n_ch, length))
-    for k in range(rank):
-        per_band += vt[k][:, None, None] * comps[k][None]
-    return combine(per_band, fs)
+    return combine_lowrank(comps, vt[:rank], fs)
 
 
 def early_filter(room, source_pos, listener_pos, listener_yaw_deg: float, spatialiser,
-                 fs: int) -> EarlyFilter:
+                 fs: int, direct: bool = True) -> EarlyFilter:
     """Direct path + image sources before the crossover, spatialised. See the module doc.
 
     room: Room or None (free field: the direct path only, no air absorption).
+    direct: False leaves the direct path out (the room's part alone, for an ADM
+    master's room bed: spatial.adm; the images keep their delays re emission).
     source_pos, listener_pos: world coordinates (m); listener_yaw_deg: degrees.
     Returns :class:`EarlyFilter` with filt (C, L) float64, time 0 = emission.
     """
@@ -150,6 +149,9 @@ def early_filter(room, source_pos, listener_pos, listener_yaw_deg: float, spatia
     live = live if live.size and live[0] == 0 else np.concatenate([[0], live])
     refl = Reflections(refl.positions_m[live], refl.band_gains[live], refl.order[live],
                        refl.distances_m[live])
+    if not direct:
+        gains = gains.copy()
+        gains[live[0]] = 0.0  # live[0] is the direct path (index 0)
     filt = render_reflections(refl, gains[live], listener_pos, listener_yaw_deg, spatialiser, fs)
     return EarlyFilter(filt, 1.0, 0.0, len(refl))
 
@@ -161,13 +163,14 @@ def direct_filter(source_pos, listener_pos, listener_yaw_deg: float, spatialiser
 
 
 def tail_filter(room, spatialiser, fs: int, rng: np.random.Generator,
-                positions=None) -> np.ndarray:
+                positions=None, tracer_seed: int | None = None) -> np.ndarray:
     """The shared late tail in the output format, (C, L) float64, time 0 = emission.
 
     rng: numpy Generator (seed it from the scene seed). positions: optional
-    (source_m, listener_m) for the ray-traced decay (room.model "ray-tracing").
+    (source_m, listener_m) for the ray-traced decay (room.model "ray-tracing"), and
+    tracer_seed its tracer's seed (spatial.plan.tracer_seed; None: a fixed one).
     """
-    rt60 = band_rt60(room, fs, positions)
+    rt60 = band_rt60(room, fs, positions, tracer_seed)
     # stationary noise through the format's diffuse shaping, then the decay per channel
     length = tail_length(rt60, fs, room.crossover)
     shaped = spatialiser.diffuse(rng.standard_normal((spatialiser.n_diffuse, length)))

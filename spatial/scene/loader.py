@@ -29,7 +29,7 @@ MERGED_ALTERNATIVES = {"room": [ALTERNATIVES], "listener": [PLACES], "sources[]"
 # lists that `extends` merges entry by entry, matched by this key (`remove: true` drops one)
 BY_NAME = {"sources": "name"}
 
-__all__ = ["load_scene", "load_scene_text", "list_presets", "check_geometry", "PRESETS_DIR"]
+__all__ = ["load_scene", "load_scene_text", "load_scene_node", "list_presets", "check_geometry", "PRESETS_DIR"]
 
 
 def list_presets(presets_dir: str | Path | None = None) -> list[str]:
@@ -58,12 +58,24 @@ def load_scene_text(text: str, path: str | Path | None = None,
     if not isinstance(text, str):
         raise SceneError.at(f"scene text must be a string, got {type(text).__name__}",
                             None if path is None else str(path))
+    return _load(text, None, path, presets_dir)
+
+
+def load_scene_node(root: Node, path: str | Path | None = None,
+                    presets_dir: str | Path | None = None) -> Scene:
+    """Like :func:`load_scene_text` for a tree already read (:func:`spatial.scene.yamlnodes.read`,
+    perhaps changed since: spatial.batch.variations draws its values); every value
+    keeps the file and line its node has."""
+    return _load(None, root, path, presets_dir)
+
+
+def _load(text: str | None, given: Node | None, path, presets_dir) -> Scene:
     display = None if path is None else str(path)
     problems: list[Problem] = []
     try:
         absolute = None if path is None else Path(path).resolve()
         base_dir = absolute.parent if absolute is not None else Path.cwd()
-        root = _load_tree(text, display, absolute, base_dir, problems, [])
+        root = _load_tree(text, display, absolute, base_dir, problems, [], given)
         base_ok = not any(p.key == "extends" for p in problems)  # else keys may be missing
         preset_ok = _apply_preset(root, problems, presets_dir)
         scene = build(root, problems, None if path is None else Path(path),
@@ -120,9 +132,11 @@ def _check_alternatives(room: Node | None, file: str | None, problems: list[Prob
 
 
 def _load_tree(text: str, display: str | None, absolute: Path | None, base_dir: Path,
-               problems: list[Problem], chain: list[tuple[Path, str]]) -> Node:
-    """One file's tree, merged over its `extends:` base chain."""
-    root = read(text, display, base_dir, problems)
+               problems: list[Problem], chain: list[tuple[Path, str]],
+               root: Node | None = None) -> Node:
+    """One file's tree (`root` if given, else read from `text`), merged over its
+    `extends:` base chain."""
+    root = read(text, display, base_dir, problems) if root is None else root
     _check_alternatives(root.value.get("room"), display, problems)
     if absolute is not None:
         chain = chain + [(absolute, display or str(absolute))]

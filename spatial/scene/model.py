@@ -79,6 +79,46 @@ class Scene:
         """A copy with source `name` at `position` ([x, y, z] in metres)."""
         return self._change_source("move_source", name, {"position": position})
 
+    def add_source(self, source: Source | None = None, /, **keys) -> "Scene":
+        """A copy with one more source, last: a Source, or its keys as for with_source
+        (name and file required), e.g. ``add_source(name="door", file="door.wav",
+        position=[1, 2, 1.5])``. Raises SceneError naming the argument."""
+        if source is None:
+            _check_keywords("add_source()", Source, keys)
+            try:
+                with checked():
+                    source = Source(**keys)
+            except TypeError as err:
+                raise SceneError(Problem(f"{err}".replace("__init__()", "a source"),
+                                         "add_source()")) from None
+        elif keys:
+            raise SceneError(Problem("give a Source or its keys, not both", "add_source()"))
+        i = len(self.sources)
+        calls = {f"sources[{i}]": "add_source(...)"}
+        locations = dict(self.locations) | {k: (v, None) for k, v in calls.items()}
+        return dataclasses.replace(self, sources=self.sources + (source,), locations=locations)
+
+    def remove_source(self, name: str, /) -> "Scene":
+        """A copy without source `name` (the scene must keep at least one)."""
+        names = [s.name for s in self.sources]
+        if name not in names:
+            guess = closest(name, names) if isinstance(name, str) else None
+            hint = f"did you mean {guess!r}? " if guess else ""
+            raise SceneError(Problem(f"no source named {name!r} ({hint}the scene has "
+                                     f"{', '.join(map(repr, names))})",
+                                     f"remove_source({name!r})"))
+        i = names.index(name)
+        with checked():  # the key paths of the sources after it move up one
+            scene = dataclasses.replace(
+                self, sources=self.sources[:i] + self.sources[i + 1:],
+                locations=_shifted(self.locations, i), loaded=_shifted(self.loaded, i))
+        return dataclasses.replace(scene)  # checked, with the shifted locations
+
+    def save(self, path) -> Path:
+        """Write the scene as a YAML scene file (its paths absolute); loading that file
+        gives a scene equal to this one but for `path` (spatial.scene.tree.save)."""
+        return tree.save(self, path)
+
     def with_output(self, **changes) -> "Scene":
         """A copy with output keys changed (format, hrtf, speakers, lfe, ...), e.g.
         ``with_output(format="5.1", lfe=["effects"])``."""
@@ -114,6 +154,21 @@ class Scene:
             if value is None:
                 out[parent] = calls[f"{parent}.{key}"], None
         return out
+
+
+def _shifted(keyed: dict, removed: int) -> dict:
+    """Key paths of a dict with source `removed` gone: sources[j] -> sources[j-1] after it."""
+    import re
+
+    out = {}
+    for key, value in keyed.items():
+        m = re.match(r"sources\[(\d+)\]", key)
+        if m is None:
+            out[key] = value
+        elif int(m.group(1)) != removed:
+            j = int(m.group(1))
+            out[f"sources[{j - 1 if j > removed else j}]{key[m.end():]}"] = value
+    return out
 
 
 def _check_keywords(call: str, cls, changes: dict) -> None:

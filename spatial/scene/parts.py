@@ -107,6 +107,7 @@ class Source:
     doppler: bool = True  # False: propagation delay frozen at its starting value
     # passages between the room and a head-locked bed (spatial.mix.transitions)
     transitions: tuple["Transition", ...] = ()
+    label: str | None = None  # its class in SELD labels (spatial.batch.labels); None: role
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,13 @@ class Speaker:
 
 
 @dataclass(frozen=True)
+class Adm:
+    """output.adm: an ADM BW64 master's own keys (format adm, spatial.adm)."""
+
+    room: str = "hoa3"  # the room's reflections and tail as one bed: hoa3 | 7.1.4 | none
+
+
+@dataclass(frozen=True)
 class Output:
     format: str = "binaural"  # one of spatial.filters.formats.FORMATS, or several: "a,b"
     hrtf: str = "default"  # "default" or a path to a SimpleFreeFieldHRIR SOFA file
@@ -135,6 +143,12 @@ class Output:
     loudness: float | None = None  # LUFS integrated target (a preset sets it and true_peak)
     true_peak: float | None = None  # dBTP ceiling of the look-ahead limiter
     stems: bool = False  # also write one file per bus (out.<role>.wav)
+    adm: "Adm" = field(default_factory=lambda: Adm())  # an ADM master's keys (spatial.adm)
+
+    @property
+    def adm_room(self) -> str:
+        """output.adm.room: the room bed of an ADM master (hoa3 | 7.1.4 | none)."""
+        return self.adm.room
 
     @property
     def formats(self) -> tuple[str, ...]:

@@ -81,3 +81,33 @@ def scene_tree(scene, locs: dict, base_dir: Path) -> Node:
         return out
 
     return node(plain(scene), "")
+
+
+ORDER = ("sample_rate", "duration", "seed", "room", "listener", "sources", "output", "mix")
+
+
+def to_yaml(scene) -> str:
+    """The scene as the text of a scene file (keys in the documented order, paths
+    absolute), that loads to an equal scene (:meth:`spatial.scene.model.Scene.save`)."""
+    import yaml
+
+    data = plain(scene)
+    data = {k: data[k] for k in ORDER if k in data} | {k: v for k, v in data.items()
+                                                       if k not in ORDER}
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, allow_unicode=True,
+                          width=100)
+
+
+def save(scene, path) -> Path:
+    """Write to_yaml(scene) to `path` atomically (a temporary file renamed)."""
+    import os
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(to_yaml(scene), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path

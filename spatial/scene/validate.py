@@ -24,8 +24,8 @@ from pathlib import Path
 from spatial.errors import Problem, SceneError
 from spatial.filters.formats import FORMATS
 from spatial.scene.limits import GAIN_DB_RANGE, MAX_EXTENT_M, MAX_TIME_S
-from spatial.scene.parts import (DECAY_FORMULAS, FACES, ROLES, ROOM_MODELS, Listener, Output,
-                                 Room, Source, Speaker)
+from spatial.scene.parts import (DECAY_FORMULAS, FACES, ROLES, ROOM_MODELS, Adm, Listener,
+                                 Output, Room, Source, Speaker)
 from spatial.scene.placement import geometry_problems
 from spatial.scene.yamlnodes import Checker, Node, closest, show
 
@@ -37,8 +37,9 @@ SURFACE_KEYS = ("walls",) + FACES
 WALL_FACES = ("west", "east", "south", "north")
 LISTENER_KEYS = ("position", "yaw", "path", "interpolation")
 SOURCE_KEYS = ("name", "role", "file", "position", "gain_db", "start", "diegetic", "transitions",
-               "path", "interpolation", "doppler")
-OUTPUT_KEYS = ("format", "hrtf", "hrtf_eq", "speakers", "lfe", "loudness", "true_peak", "stems")
+               "path", "interpolation", "doppler", "label")
+OUTPUT_KEYS = ("format", "hrtf", "hrtf_eq", "speakers", "lfe", "loudness", "true_peak", "stems",
+               "adm")
 SPEAKER_KEYS = ("name", "azimuth", "elevation")
 SAMPLE_RATE_RANGE = (8000, 192000)
 AIR_ABSORPTION_VOLUME_M3 = 100.0  # default: air absorption on in rooms larger than this
@@ -208,6 +209,7 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
     track = get("path", lambda n, k: paths.keyframes(ck, n, k))
     interp = get("interpolation", lambda n, k: paths.interpolation(ck, n, k))
     doppler = get("doppler", ck.boolean)
+    label = get("label", ck.text)  # its class in SELD labels (spatial.batch.labels)
     if "position" not in m and "path" not in m and diegetic is not False:
         fields.ok = False
         if not _suggests(m, SOURCE_KEYS, "position"):
@@ -229,7 +231,8 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
         return None
     kw = {k: v for k, v in (("role", role), ("gain_db", gain), ("start", start),
                             ("diegetic", diegetic), ("transitions", transitions),
-                            ("path", track), ("interpolation", interp), ("doppler", doppler))
+                            ("path", track), ("interpolation", interp), ("doppler", doppler),
+                            ("label", label))
           if v is not None}
     return Source(name=name, file=file, position=position, **kw)
 
@@ -269,11 +272,15 @@ def _output(ck: Checker, node: Node) -> Output | None:
     loud_ok, loudness, true_peak = mix_keys.loudness(ck, m)
     stems = ck.boolean(m["stems"], "output.stems") if "stems" in m else False
     ok = ok and loud_ok and stems is not None
+    from spatial.adm.keys import adm_keys  # output.adm
+
+    adm = adm_keys(ck, m["adm"]) if "adm" in m else Adm()
+    ok = ok and adm is not None
     if not ok:
         return None
     return Output(format=fmt, hrtf=hrtf, hrtf_eq=hrtf_eq,
                   speakers=speakers if "custom" in fmt.split(",") else None, lfe=lfe,
-                  loudness=loudness, true_peak=true_peak, stems=stems)
+                  loudness=loudness, true_peak=true_peak, stems=stems, adm=adm)
 
 
 def _formats(ck: Checker, node: Node) -> str | None:

@@ -23,6 +23,9 @@ class BusView:
     the rest at the listener as the mono rendering has them (the omnidirectional
     pressure, :mod:`spatial.routing`), the same in every format, for the
     dialogue-to-background meter; None when the scene has no dialogue or nothing else.
+    sources: (inputs, n) float64, each plan input's dry block after the bus stage
+    (bus gains, ducking; before any filter), for a format that taps them
+    (``FormatPlan.taps``: the ADM master, spatial.adm), else None.
     The arrays may be buffers the loop reuses for the next block: a sink that keeps
     data must copy it.
     """
@@ -31,6 +34,7 @@ class BusView:
     buses: dict = field(default_factory=dict)
     dialogue: np.ndarray | None = None
     background: np.ndarray | None = None
+    sources: np.ndarray | None = None
 
     @property
     def frames(self) -> int:
@@ -40,7 +44,8 @@ class BusView:
         """A view that owns its arrays (for a sink thread while the loop goes on)."""
         return BusView(self.mix.copy(), {b: x.copy() for b, x in self.buses.items()},
                        None if self.dialogue is None else self.dialogue.copy(),
-                       None if self.background is None else self.background.copy())
+                       None if self.background is None else self.background.copy(),
+                       None if self.sources is None else self.sources.copy())
 
 
 @runtime_checkable
