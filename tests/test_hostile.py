@@ -324,3 +324,16 @@ def test_one_and_many_are_grammatical(corpus, capsys):
     one = {"clipped": 1, "sample_peak": 0.5, "true_peak": 0.7}
     assert clip_warning(one).startswith("1 sample above full scale")
     assert clip_warning({**one, "clipped": 2}).startswith("2 samples above full scale")
+
+
+def test_batch_sandbox_fails_a_scene_reaching_outside(corpus, capsys, tmp_path):
+    inner = corpus / "inner"
+    (inner / "good.wav").write_bytes((corpus / "good.wav").read_bytes())
+    (inner / "inside.yaml").write_text((corpus / "good.yaml").read_text())
+    (inner / "outside.yaml").write_text((corpus / "good.yaml").read_text()
+                                        .replace("good.wav", "../good.wav"))
+    code = cli.main(["batch", str(inner / "outside.yaml"), "--out-dir", str(inner / "out"),
+                     "--sandbox", str(inner), "-q"])
+    err = capsys.readouterr().err
+    assert code != 0 and "is outside the sandbox" in err and "good.wav" in err, err
+    assert not list((inner / "out").glob("*.wav"))
