@@ -30,7 +30,7 @@ def _load(path: str, fmt: str | None = None, hrtf: str | None = None):
     changes, locations = {}, dict(scene.locations)
     for key, flag, value in (("format", "--format", fmt), ("hrtf", "--hrtf", hrtf)):
         if value is not None:
-            changes[key] = str(Path(value).resolve()) if key == "hrtf" else value
+            changes[key] = os.path.abspath(value) if key == "hrtf" else value
             locations[f"output.{key}"] = (flag, None)  # errors name the flag, not the file
     if not changes:
         return scene
@@ -52,28 +52,78 @@ def _layout(scene, fmt: str | None = None):
 
 
 def _check_outputs(out: Path, scene, subtype: str | None, frames: int | None,
-                   stems: bool = False) -> None:
+                   stems: bool = False, sandbox: str | None = None) -> None:
     """Refuse bad output files before any work starts: each format's file and stems
-    (spatial.writer.check_output), two deliverables on one file, or a deliverable that
-    would overwrite a source the scene reads."""
+    (spatial.mix.deliver.check_deliverable), two deliverables on one file, a
+    deliverable that would overwrite an input of the scene (spatial.safety), or, with
+    a sandbox, any input or output outside it."""
     from spatial.mix.deliver import check_deliverable, deliverables
+    from spatial.safety import refuse_unsafe_outputs
 
-    seen: dict[Path, str] = {}
-    sources = {Path(s.file).resolve(): s.name for s in scene.sources}
+    files = []
+    for fmt, (path, stem_paths) in deliverables(scene, out, stems).items():
+        files += [(fmt, path, fmt)] + [(f"{fmt} {b} stem", sp, fmt)
+                                       for b, sp in stem_paths.items()]
+    refuse_unsafe_outputs(scene, [(what, f) for what, f, _ in files], sandbox)
+    for what, f, fmt in files:
+        layout = _layout(scene, fmt)
+        check_deliverable(f, fmt, scene, len(layout.channels) if layout else 1, subtype,
+                          frames)
+    if frames is not None and len(files) > 1:  # each fits: do they all, together?
+        import shutil
+
+        from spatial.writer import HEADER_BYTES
+
+        need = _disk_bytes(out, scene, subtype, frames, stems) + HEADER_BYTES * len(files)
+        folder = out.parent if str(out.parent) else Path(".")
+        free = shutil.disk_usage(folder).free
+        if need > free:
+            from spatial.writer import _size
+
+            raise SceneError.at(f"not enough disk space: the {len(files)} files need about "
+                                f"{_size(need)}, {_size(free)} free", file=out)
+
+
+def _disk_bytes(out: Path, scene, subtype, frames: int, stems: bool) -> int:
+    """Bytes the render's files take (uncompressed: an upper bound for FLAC)."""
+    from spatial.mix.deliver import deliverables
+    from spatial.writer import WRITE_FORMATS, data_bytes
+
+    total = 0
     for fmt, (path, stem_paths) in deliverables(scene, out, stems).items():
         layout = _layout(scene, fmt)
-        for what, f in [(fmt, path)] + [(f"{fmt} {b} stem", sp) for b, sp in
-                                        stem_paths.items()]:
-            key = f.resolve()
-            if key in seen:
-                raise SceneError.at(f"the {what} and the {seen[key]} would both be written "
-                                    f"to {f}", key="--output")
-            if key in sources:
-                raise SceneError.at(f"the {what} would overwrite {f}, the file of source "
-                                    f"{sources[key]!r}", key="--output")
-            seen[key] = what
-            check_deliverable(f, fmt, scene, len(layout.channels) if layout else 1,
-                              subtype, frames)
+        kind = (subtype or WRITE_FORMATS.get(path.suffix.lower(), ("", "FLOAT"))[1]).upper()
+        try:
+            total += (1 + len(stem_paths)) * data_bytes(
+                frames, len(layout.channels) if layout else 1, kind)
+        except KeyError:
+            pass
+    return total
+
+
+def _timed(bar, fs: int, after_s: float = 5.0):
+    """The progress callable of a large render, which also prints once, after
+    `after_s` of rendering, how long the whole render will take at the speed so far."""
+    t0, told = time.perf_counter(), []
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar(done, total)
+        spent = time.perf_counter() - t0
+        if not told and spent >= after_s and done > 0:
+            told.append(True)
+            left = spent * (total - done) / done
+            print(f"spatial: at the speed so far ({done / fs / spent:.1f}x real time) the "
+                  f"render takes about {_duration(spent + left)} in all, "
+                  f"{_duration(left)} from now", file=sys.stderr)
+
+    return progress
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def _moving(stats: dict) -> str:
@@ -104,13 +154,22 @@ def cmd_render(args) -> int:
         a, b = passage(scene, types.SimpleNamespace(length=frames), args.start, args.end,
                        ("--start", "--end"))
         frames = (frames if b is None else min(frames, b)) - a
-    _check_outputs(out, scene, args.subtype, frames, args.stems)
+    _check_outputs(out, scene, args.subtype, frames, args.stems, args.sandbox)
+    from spatial import resources
+
+    resources.check(scene, args.allow_large)  # before the plan allocates anything
+    disk = _disk_bytes(out, scene, args.subtype, frames, args.stems)
+    large = resources.is_large(frames, scene.sample_rate, disk)
+    if large and not args.quiet:
+        print(f"spatial: {resources.estimate_line(scene, frames, disk)}", file=sys.stderr)
     from spatial.engine.warmup import CompileClock, prepare
     from spatial.mix import report
     from spatial.progress import peak_memory_mib, terminal_progress
     from spatial.renderer import render_to_file
 
-    for problem in report.warnings(scene):  # unused buses and the like: a line each
+    from spatial.audio_check import scene_audio
+
+    for problem in report.warnings(scene) + scene_audio(scene)[1]:  # a line each
         print(f"spatial: warning: {problem}", file=sys.stderr)
     t0 = time.perf_counter()
     # the first render after an install compiles the numba kernels (then cached): said
@@ -118,8 +177,11 @@ def cmd_render(args) -> int:
     with CompileClock() as clock:
         prepare(scene, notice=not args.quiet)
         with terminal_progress(not args.quiet and sys.stderr.isatty(), scene.sample_rate) as bar:
+            if large and not args.quiet:
+                bar = _timed(bar, scene.sample_rate)
             stats = render_to_file(scene, out, subtype=args.subtype, progress=bar,
-                                   stems=args.stems, start=args.start, end=args.end)
+                                   stems=args.stems, start=args.start, end=args.end,
+                                   allow_large=args.allow_large)
     for done in stats["outputs"].values():  # clipping is never silent, even with --quiet
         if done["mix"].get("warning"):
             print(f"spatial: warning: {done['path']}: {done['mix']['warning']}",
@@ -153,9 +215,21 @@ def cmd_render(args) -> int:
 
 def cmd_validate(args) -> int:
     scene = _load(args.scene)  # loading validates every key, geometry included
+    from spatial.audio_check import scene_audio
+
+    problems, warnings = scene_audio(scene, full=not args.quick)  # every sample decoded
+    if not args.allow_large:  # what the render would refuse: the resource limits
+        from spatial.resources import problems as limits
+
+        problems += limits(scene)
+    if problems:
+        raise SceneError(problems)
+    for warning in warnings:
+        print(f"spatial: warning: {warning}", file=sys.stderr)
     room = "free field" if scene.room is None else (
         "room " + " x ".join(f"{d:g}" for d in scene.room.dimensions) + " m")
-    print(f"{args.scene}: ok ({len(scene.sources)} sources, {room}, "
+    n = len(scene.sources)
+    print(f"{args.scene}: ok ({n} source{'' if n == 1 else 's'}, {room}, "
           f"output {scene.output.format}, {scene.sample_rate} Hz)")
     return 0
 
@@ -184,7 +258,11 @@ def cmd_plot(args) -> int:
     from spatial.scene_map import plot_scene
 
     out = Path(args.output) if args.output else Path.cwd() / f"{Path(args.scene).stem}-map.png"
-    plot_scene(_load(args.scene, args.format), out)
+    scene = _load(args.scene, args.format)
+    from spatial.safety import refuse_unsafe_outputs
+
+    refuse_unsafe_outputs(scene, [("map", out)])  # never over the scene or its audio
+    plot_scene(scene, out)
     if not args.quiet:
         print(f"{out}: map of {args.scene}")
     return 0
@@ -215,9 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=float, metavar="S", help="render only the passage from "
                    "S seconds (with the room's reverberation of what sounded before)")
     p.add_argument("--end", type=float, metavar="S", help="... to S seconds")
+    p.add_argument("--sandbox", metavar="DIR", help="refuse any input or output of the "
+                   "scene outside DIR (scenes from untrusted generators)")
+    p.add_argument("--allow-large", action="store_true", help="lift the resource limits "
+                   "(sources, image sources, tail, duration, channels: scenes/README.md)")
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("validate", help="check a scene file and report every problem")
     p.add_argument("scene")
+    p.add_argument("--quick", action="store_true", help="check the audio files' headers "
+                   "only, without decoding them (NaN, overflow and damaged data go unseen)")
+    p.add_argument("--allow-large", action="store_true", help="do not report the resource "
+                   "limits that render --allow-large lifts")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("rir", help="write the impulse response from one source to the listener")
     common(p, "output file (default: <scene stem>-<source>-rir.wav)")
@@ -251,8 +337,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
+    from spatial.tempfiles import Terminated, signals_as_interrupts
+
     try:
-        return args.func(args)
+        with signals_as_interrupts():  # SIGTERM, SIGHUP: cleaned up like SIGINT
+            return args.func(args)
     except SpatialError as err:
         if args.debug:
             raise
@@ -260,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(f"spatial: error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Terminated as sig:
+        print(f"spatial: interrupted ({sig})", file=sys.stderr)
+        return 128 + sig.signum
     except KeyboardInterrupt:
         print("spatial: interrupted", file=sys.stderr)
         return 130

@@ -46,3 +46,8 @@ class SceneError(SpatialError, ValueError):
     def at(cls, message: str, file: str | Path | None = None, line: int | None = None,
            key: str | None = None) -> "SceneError":
         return cls(Problem(message, None if file is None else str(file), line, key))
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """'1 sample', '2 samples' (words: an irregular plural)."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"

@@ -40,7 +40,9 @@ def clip_warning(summary: dict, subtype: str | None = None) -> str | None:
         return None
     what = ("clipped in the file" if (subtype or "").upper() in FIXED_POINT
             else "above full scale (players will clip them)")
-    return (f"{n} samples {what}: peak {summary['sample_peak']:+.1f} dBFS, true peak "
+    from spatial.errors import plural
+
+    return (f"{plural(n, 'sample')} {what}: peak {summary['sample_peak']:+.1f} dBFS, true peak "
             f"{summary['true_peak']:+.1f} dBTP; set a ceiling (output.true_peak: -1) or "
             "lower the gains")
 
@@ -52,7 +54,9 @@ def target_warning(summary: dict) -> str | None:
         return None
     if not np.isfinite(got):
         if not np.isfinite(summary.get("rendered", {}).get("loudness", -np.inf)):
-            return None  # silence in, silence out: there was nothing to bring up
+            return (f"the loudness target {target:g} LUFS could not be met: the programme "
+                    "is silent (below the meter's -70 LUFS gate), so there was nothing to "
+                    "bring up and no gain was applied")
         return (f"the output is silent (below -70 LUFS), not the target {target:g} LUFS; "
                 "lower the target or raise the ceiling")
     return (f"loudness {got:.1f} LUFS, not the target {target:g}: the true-peak ceiling "

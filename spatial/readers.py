@@ -9,9 +9,10 @@ decoded once: its stream is cached on disk as it is read, and later renders read
 the cache (:mod:`spatial.source_cache`: the same samples, bit for bit).
 
 :func:`probe` opens a file once at planning time, so a missing or unreadable
-file is refused before any rendering starts; a NaN found while streaming is
-raised as a SceneError during the render (the output file is then not
-committed).
+file is refused before any rendering starts; a NaN, infinite or overflowing
+sample found while streaming, or a block that fails to decode, is raised as a
+SceneError naming the file and the time (:mod:`spatial.audio_check`) during the
+render (the output file is then not committed).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from spatial import source_cache
+from spatial.audio_check import check_block
 from spatial.errors import SceneError
 
 DECODE_FRAMES = 16384  # frames decoded per soundfile call (a multiple of any block)
@@ -56,12 +58,18 @@ def probe(path, key: str | None = None) -> FileInfo:
     import soundfile as sf
 
     path = Path(path)
+    from spatial.audio_check import header_problem
+
     try:
         with sf.SoundFile(str(path)) as f:
-            return FileInfo(path, int(f.channels), int(f.frames), int(f.samplerate),
+            info = FileInfo(path, int(f.channels), int(f.frames), int(f.samplerate),
                             str(f.format), str(f.subtype))
+            problem = header_problem(f)
     except Exception as exc:  # libsndfile's reasons are varied; the message says which
         raise _fail(path, key, exc) from None
+    if problem:  # a file changed since the scene was loaded
+        raise SceneError.at(problem, file=path, key=key)
+    return info
 
 
 class BlockReader:
@@ -79,6 +87,7 @@ class BlockReader:
         self.length = info.length_at(fs)
         self.position = 0  # frames handed out so far
         self._eof = False
+        self._decoded = 0  # frames of the file decoded (its own rate)
         self._pending = np.zeros((0, self.channels))  # decoded (and resampled), not handed out
         self._file = self._resampler = self._cached = self._filler = None
         slot = source_cache.Slot.find(info, fs, self.mono, QUALITY)
@@ -133,14 +142,19 @@ class BlockReader:
                 raise _fail(self.info.path, self.key, exc) from None
             self._eof = data.shape[0] < DECODE_FRAMES
             return data
+        at = self._decoded  # frames of the file decoded so far, at its own rate
         try:
             data = self._file.read(DECODE_FRAMES, dtype="float64", always_2d=True)
         except Exception as exc:
-            raise _fail(self.info.path, self.key, exc) from None
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SceneError.at(f"cannot decode the audio file past "
+                                f"{at / self.info.sample_rate:.2f} s ({reason}): truncated "
+                                "or damaged", file=self.info.path, key=self.key) from None
+        self._decoded += data.shape[0]
         last = data.shape[0] < DECODE_FRAMES
-        if data.size and not np.all(np.isfinite(data)):
-            raise SceneError.at("audio file holds NaN or infinite samples",
-                                file=self.info.path, key=self.key)
+        problem = check_block(data, at, self.info.sample_rate)
+        if problem:  # NaN, infinite or overflowing samples: named with their time
+            raise SceneError.at(problem, file=self.info.path, key=self.key)
         if self.mono and data.shape[1] > 1:
             data = data.mean(axis=1, keepdims=True)
         if self._resampler is not None:
@@ -193,6 +207,7 @@ class BlockReader:
             except Exception as exc:
                 raise _fail(self.info.path, self.key, exc) from None
             self.position += n
+            self._decoded += n
             return
         scratch = np.empty((min(n, DECODE_FRAMES), self.channels))
         while n > 0:

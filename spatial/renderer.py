@@ -8,6 +8,7 @@ All three run the same loop on the same plan, so they give the same samples.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -71,6 +72,18 @@ def _spatialiser(scene: Scene):
         raise relocate(err, scene, default_key) from None
 
 
+@contextlib.contextmanager
+def _located(scene: Scene):
+    """Problems found while rendering (a source's bad samples) at the scene key naming
+    the file: ``scene.yaml:5: sources[0].file: a.wav: audio file holds ...``."""
+    try:
+        yield
+    except SceneError as err:
+        if all(p.key is None for p in err.problems):
+            raise
+        raise relocate(err, scene, "") from None
+
+
 def _check(scene: Scene) -> None:
     from spatial.scene.loader import check_geometry
 
@@ -126,13 +139,17 @@ def passage(scene: Scene, p: RenderPlan, start: float | None, end: float | None,
     return int(round(a * fs)), None if b is None else int(round(b * fs))
 
 
-def _plan(scene: Scene, threads: int | None = None):
+def _plan(scene: Scene, threads: int | None = None, allow_large: bool = False,
+          in_memory: bool = False, stems: bool = False):
+    from spatial import resources
     from spatial.mix.plan import apply as apply_mix  # transitions, dialogue to centre
     from spatial.routing import dialogue_metered
 
     from threadpoolctl import threadpool_limits
 
     _check(scene)
+    # the limits (sources, channels, image sources, tail, memory) before any allocation
+    resources.check(scene, allow_large, in_memory=in_memory, stems=stems)
     # one BLAS thread while planning: the same filters, bit for bit, whatever the
     # machine's BLAS threading (and OpenBLAS's threads only slowed planning down)
     with threadpool_limits(limits=1, user_api="blas"):
@@ -166,7 +183,8 @@ def format_scene(scene: Scene, fmt: str) -> Scene:
 
 
 def render(scene: Scene, *, progress=False, block_size: int | None = None,
-           stems: bool = False, start: float | None = None, end: float | None = None):
+           stems: bool = False, start: float | None = None, end: float | None = None,
+           allow_large: bool = False):
     """Render a scene to audio in memory (for short scenes; `render_to_file` streams).
     Same samples, and the same stats["mix"] summary, as `render_to_file`: buses,
     ducking, loudness and limiter (spatial.mix.deliver into an array sink).
@@ -175,15 +193,19 @@ def render(scene: Scene, *, progress=False, block_size: int | None = None,
     are then, and the reverberation of what sounded before it).
     progress: True for a bar on stderr, or a callable progress(done_frames,
     total_frames). Returns a Rendered, or with several output formats a dict
-    format -> Rendered, all from one pass. Raises SceneError for bad input."""
+    format -> Rendered, all from one pass. Raises SceneError for bad input, and for
+    a scene past the resource limits (spatial.resources: among them a result that
+    would not fit comfortably in the free memory: use render_to_file) unless
+    allow_large."""
     from spatial.mix.deliver import deliver_memory
 
     compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
     t_start = time.perf_counter()
-    p = _plan(scene)
+    p = _plan(scene, allow_large=allow_large, in_memory=True, stems=stems)
     a, b = passage(scene, p, start, end)
     t_planned = time.perf_counter()
-    done = deliver_memory(scene, p, progress, block_size, stems, a, b)
+    with _located(scene):
+        done = deliver_memory(scene, p, progress, block_size, stems, a, b)
     t_done = time.perf_counter()
     out = {}
     for fp in p.outputs:
@@ -217,14 +239,15 @@ class RenderStream:
         return self.layout.mask if self.layout is not None else None
 
 
-def render_stream(scene: Scene, *, block_size: int | None = None) -> RenderStream:
+def render_stream(scene: Scene, *, block_size: int | None = None,
+                  allow_large: bool = False) -> RenderStream:
     """Plan a scene and return its output as a stream of blocks; memory does not grow
     with the scene's length. Raises SceneError for bad input (before any block).
     The blocks are the mix of the first format before the master: output.loudness and
     output.true_peak need the whole programme (render_to_file, render)."""
     from spatial.mix.deliver import render_loop
 
-    p = _plan(scene)
+    p = _plan(scene, allow_large=allow_large)
     fp = p.outputs[0]
     return RenderStream(p.sample_rate, fp.channels, fp.format, fp.length,
                         render_loop(p, scene, block_size),
@@ -234,7 +257,8 @@ def render_stream(scene: Scene, *, block_size: int | None = None) -> RenderStrea
 def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=None,
                    block_size: int | None = None, stems: bool = False,
                    start: float | None = None, end: float | None = None,
-                   sinks: dict | None = None, threads: int | None = None) -> dict:
+                   sinks: dict | None = None, threads: int | None = None,
+                   allow_large: bool = False) -> dict:
     """Render a scene straight to an audio file, block by block (bounded memory).
 
     The files are committed only when the whole render succeeded (spatial.writer).
@@ -251,13 +275,21 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
     fed the render's views before mastering (spatial.mix.deliver.deliver_file); their
     commit() results are in outputs[format]["mix"]["sinks"]. threads: the planner's
     and the loop's threads (default numba's thread count; the output does not depend
-    on it). Raises SceneError for bad input or a bad output path.
+    on it). Raises SceneError for bad input, a bad output path, or a scene past the
+    resource limits (spatial.resources) unless allow_large.
     """
-    from spatial.mix.deliver import check_deliverable, deliver_file
+    from spatial.mix.deliver import check_deliverable, deliver_file, deliverables
+    from spatial.safety import refuse_unsafe_outputs
 
+    # never over one of the scene's inputs, never two deliverables on one file
+    refuse_unsafe_outputs(scene, [(what, f) for fmt, (main, stem_files) in
+                                  deliverables(scene, path, stems).items()
+                                  for what, f in [(fmt, main)] + [
+                                      (f"{fmt} {b} stem", sf) for b, sf in stem_files.items()]],
+                          key="path")
     compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
     t_start = time.perf_counter()
-    p = _plan(scene, threads)
+    p = _plan(scene, threads, allow_large)
     a, b = passage(scene, p, start, end)
     from spatial.mix.deliver import format_path
 
@@ -267,8 +299,9 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
                           scene, fp.n_channels, subtype, n)
     t_planned = time.perf_counter()
     # the mix (buses, ducking), loudness and limiter, stems, metered (spatial.mix.deliver)
-    mixes = deliver_file(scene, p, path, subtype, progress, block_size, stems, a, b, sinks,
-                         threads)
+    with _located(scene):
+        mixes = deliver_file(scene, p, path, subtype, progress, block_size, stems, a, b,
+                             sinks, threads)
     t_done = time.perf_counter()
     outputs = {}
     for fp in p.outputs:
@@ -300,6 +333,9 @@ def impulse_response(scene: Scene, source: str) -> Rendered:
     if scene.output.format == "adm":
         raise SceneError.at("an impulse response has no ADM form: render it as hoa3 or "
                             "7.1.4 (the room beds an ADM master uses)", key="output.format")
+    from spatial import resources
+
+    resources.check(scene)
     src = scene.source(source)
     if src.path or scene.listener.path:  # moving: the response where the source starts
         from spatial.motion import frozen_scene

@@ -39,10 +39,12 @@ Bounds
     FREE_RESERVE bytes free.
 Safety
     an entry is written to a ``.part`` file and renamed when the whole stream
-    has been read, so a killed or failed render leaves no entry (a ``.part``
-    older than a day is removed by a later render); a render that stops before
-    the end of a stream (a scene shorter than its source) writes nothing. An
-    unwritable or full folder, or any other error of the cache, falls back to
+    has been read, so a killed or failed render leaves no entry; a render that
+    stops before the end of a stream (a scene shorter than its source) writes
+    nothing. A ``.part`` file carries its writer's pid (:mod:`spatial.tempfiles`):
+    SIGINT, SIGTERM and SIGHUP remove it; what a SIGKILL left is swept when a
+    later render first looks the folder up (the writer is gone), and any older
+    than a day. An unwritable or full folder, or any other error of the cache, falls back to
     decoding without a word: the cache is an optimisation only.
     ``SPATIAL_SOURCE_CACHE=0`` turns it off.
 """
@@ -58,6 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spatial import tempfiles
 from spatial.disk_cache import cache_dir
 
 VERSION = 1
@@ -66,7 +69,6 @@ HEADER = struct.Struct("<8sHcxIQ8x")  # magic, version, 'f'/'d', channels, frame
 FILE_LIMIT = 512 * 2 ** 20  # bytes of samples: longer streams are read from their files
 DEFAULT_TOTAL_MB = 4096
 FREE_RESERVE = 256 * 2 ** 20  # bytes the disk keeps free after an entry is written
-STALE_PART_S = 86400.0  # a .part file this old is a killed render's
 SNIFF = 65536  # bytes hashed at each end of the source file
 
 # containers whose PCM / float samples libsndfile reads without decoding
@@ -134,6 +136,7 @@ class Slot:
         file at the render rate, too long for the limits, the file unreadable)."""
         if not enabled() or not worth_caching(info, fs):
             return None
+        _sweep_once()
         channels = 1 if mono else int(info.channels)
         dtype = sample_type(info, fs, mono)
         frames = int(info.length_at(fs))
@@ -183,8 +186,9 @@ class Slot:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if shutil.disk_usage(self.path.parent).free < need + FREE_RESERVE:
                 return None
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.stem + ".",
-                                       suffix=".part")
+            tempfiles.watch(self.path.parent)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".part",
+                                       prefix=f"{self.path.stem}.{tempfiles.tag()}.")
         except OSError:
             return None
         return Filler(self, os.fdopen(fd, "wb"), Path(tmp))
@@ -271,9 +275,20 @@ class Filler:
             _unlink(self._tmp)
 
 
+_swept: set = set()
+
+
+def _sweep_once() -> None:
+    """Remove the .part files dead renders left in the folder (once per process)."""
+    where = folder()
+    if where not in _swept:
+        _swept.add(where)
+        tempfiles.sweep(where, suffixes=(".part",))
+
+
 def evict(where: Path, limit: int, keep: Path | None = None) -> None:
     """Remove the least recently used entries of `where` until they total at most `limit`
-    bytes (`keep` last of all), and .part files older than STALE_PART_S."""
+    bytes (`keep` last of all), and stale .part files (spatial.tempfiles.is_stale)."""
     entries, total, now = [], 0, time.time()
     try:
         with os.scandir(where) as it:
@@ -283,7 +298,7 @@ def evict(where: Path, limit: int, keep: Path | None = None) -> None:
                 except OSError:
                     continue
                 if e.name.endswith(".part"):
-                    if now - st.st_mtime > STALE_PART_S:
+                    if tempfiles.is_stale(e.name, st.st_mtime, now):
                         _unlink(Path(e.path))
                 elif e.name.endswith(".pcm"):
                     entries.append((Path(e.path) == keep, st.st_mtime_ns, e.name, st.st_size))

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spatial.errors import SceneError, SpatialError
+from spatial.errors import SceneError, SpatialError, plural
 
 # Largest RIFF file: the RIFF and data chunk sizes are unsigned 32-bit. A module
 # constant so tests can lower it and check the switch to RF64 on a small file.
@@ -218,9 +218,10 @@ class OutputWriter:
         self._limit = None
         if container in ("WAV", "WAVEX"):  # never let a RIFF file pass its limit silently
             self._limit = RIFF_LIMIT_BYTES - HEADER_BYTES
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=_folder(path))
-        os.close(fd)
-        self._tmp = Path(tmp)
+        from spatial import tempfiles
+
+        self._tmp = tempfiles.make(_folder(path), f".{path.name}.", ".part")
+        tmp = str(self._tmp)
         try:
             self._file = sf.SoundFile(tmp, "w", self.sample_rate, self.channels,
                                       subtype=subtype, format=container)
@@ -246,6 +247,11 @@ class OutputWriter:
                 > self._limit):
             raise SpatialError(f"{self.path}: more audio than frames_hint announced would pass "
                                "the 4 GiB limit of a RIFF file; nothing written")
+        if not np.isfinite(block).all():  # never a NaN or infinity in a user's file
+            bad = int(np.argmin(np.isfinite(block).all(axis=1)))
+            raise SpatialError(f"{self.path}: the render produced a non-finite sample at "
+                               f"{(self.frames + bad) / self.sample_rate:.3f} s; nothing "
+                               "written (a bug: please report it with the scene)")
         try:
             self._file.write(block)
         except (OSError, RuntimeError) as exc:
@@ -284,8 +290,22 @@ class OutputWriter:
             self.abort()
 
 
+FULL_BYTES = 1 << 20  # a folder with less free space than this after a failed write is full
+
+
 def _write_error(exc: BaseException, path: Path) -> BaseException:
     if isinstance(exc, (OSError, RuntimeError)) and not isinstance(exc, SpatialError):
+        import errno
+
+        try:  # libsndfile says only "System error.": the free space tells
+            free = shutil.disk_usage(_folder(path)).free
+        except OSError:
+            free = None
+        if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or (
+                free is not None and free < FULL_BYTES):
+            left = "" if free is None else f" ({_size(free)} free)"
+            return SceneError.at(f"cannot write output: the disk is full{left}; nothing was "
+                                 "written (free some space, or write elsewhere)", file=path)
         return SceneError.at(f"cannot write output: {exc}", file=path)
     return exc
 
@@ -307,7 +327,7 @@ def open_output(path: str | Path, sample_rate: int, channels: int, subtype: str 
     major, subtype = _spec(path, subtype)
     if channel_mask and bin(channel_mask).count("1") != channels:
         raise SceneError.at(f"channel mask {channel_mask:#x} labels "
-                            f"{bin(channel_mask).count('1')} channels, the file has {channels}",
+                            f"{plural(bin(channel_mask).count('1'), 'channel')}, the file has {channels}",
                             file=path)
     if major == "FLAC" and channel_mask and channel_mask != FLAC_MASKS[channels]:
         raise SceneError.at(f"channel mask {channel_mask:#x} is not FLAC's {channels}-channel "

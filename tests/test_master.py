@@ -32,8 +32,10 @@ def test_an_unreachable_target_is_bounded_and_reported(tmp_path):
     assert mem["warning"] == disk["warning"]
 
 
-def test_a_silent_output_with_a_target_is_reported_unless_the_input_was_silent():
+def test_a_silent_output_with_a_target_is_reported_and_says_why():
     summary = {"target": -23.0, "ceiling": -1.0, "loudness": -np.inf,
                "rendered": {"loudness": -30.0}}
     assert "silent" in target_warning(summary)
-    assert target_warning({**summary, "rendered": {"loudness": -np.inf}}) is None
+    # silence in (issue 18): the target could not be met, said so, not "gain +0.0 dB" alone
+    silent_in = target_warning({**summary, "rendered": {"loudness": -np.inf}})
+    assert "could not be met" in silent_in and "silent" in silent_in

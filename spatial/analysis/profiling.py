@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from spatial.analysis.sii import DEFAULT_THRESHOLD
-from spatial.errors import SceneError
+from spatial.errors import SceneError, plural
 
 BLOCK = 65536
 SCENE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -70,7 +70,7 @@ def file_layout(path: Path, channels: int, fmt: str | None):
     if name == "binaural" and fmt is None and _wave_mask(path) == 0x3:
         name = "stereo"
     if name is None:
-        raise SceneError.at(f"{channels} channels is no known format; name it with --format",
+        raise SceneError.at(f"{plural(channels, 'channel')} is no known format; name it with --format",
                             file=path)
     try:
         layout = get_layout(Output(format=name))

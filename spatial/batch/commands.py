@@ -39,6 +39,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--force", action="store_true", help="render even outputs that are "
                    "newer than their inputs")
     p.add_argument("--subtype", help="sample format, e.g. PCM_24, PCM_16, FLOAT")
+    p.add_argument("--sandbox", metavar="DIR", help="fail every scene with an input, or an "
+                   "output folder, outside DIR (scenes from untrusted generators)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(func=cmd_batch)
     p = sub.add_parser("variations", help="write N concrete scenes drawn from a scene whose "
@@ -102,6 +104,17 @@ def cmd_batch(args) -> int:
             entries[i] = {"scene": path, "stem": stem, "status": FAILED,
                           "error": one_line(err), "outputs": {}}
             _report(entries[i])
+    if getattr(args, "sandbox", None):  # spatial.safety: inputs and outputs inside DIR
+        from spatial.safety import sandbox_problems
+
+        for i, scene in list(loaded.items()):
+            problems = sandbox_problems(scene, [("output folder", out_dir)], args.sandbox,
+                                        key="--out-dir")
+            if problems:
+                entries[i] = {"scene": scenes[i], "stem": stems[i], "status": FAILED,
+                              "error": "; ".join(str(p) for p in problems), "outputs": {}}
+                _report(entries[i])
+                del loaded[i]
     classes = None
     if args.labels:
         from spatial.batch.labels import classes_of

@@ -37,6 +37,7 @@ left), as in SOFA and :mod:`spatial.geometry`.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import threading
@@ -202,17 +203,21 @@ def load_hrtf(spec: str | Path, fs: int, eq: str = "diffuse-field") -> HrtfSet:
     if eq not in EQ_MODES:
         raise SceneError.at(f"unknown HRTF equalisation {eq!r}; known: {', '.join(EQ_MODES)}",
                             key="output.hrtf_eq")
-    path = DEFAULT_HRTF if str(spec) == "default" else Path(spec).expanduser()
+    given = DEFAULT_HRTF if str(spec) == "default" else Path(spec).expanduser()
     try:
-        path = path.resolve()
+        path = given.resolve()
         mtime = os.stat(path).st_mtime_ns
     except OSError as err:
-        raise SceneError.at(f"cannot read HRTF file: {err.strerror or err}", file=path) from None
+        raise SceneError.at(f"cannot read HRTF file: {err.strerror or err}", file=given) from None
     key = (str(path), mtime, int(fs), eq)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
     if hit is None:
-        hit = _load_cached(path, int(fs), eq)
+        try:
+            hit = _load_cached(path, int(fs), eq)
+        except SceneError as err:  # named as the user gave it, not as a symlink resolves
+            raise SceneError([dataclasses.replace(p, file=str(given)) if p.file == str(path)
+                              else p for p in err.problems]) from None
         with _CACHE_LOCK:
             while len(_CACHE) >= 8:
                 _CACHE.pop(next(iter(_CACHE)))

@@ -186,7 +186,20 @@ def _adm_place(scene, p, path, subtype, start) -> _Adm:
 
 
 def _temp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.pass1.wav")
+    from spatial.tempfiles import tag, watch
+
+    watch(path.parent if str(path.parent) else Path("."))
+    return path.with_name(f".{path.name}.{tag()}.pass1.wav")
+
+
+def sweep_leftovers(path: Path) -> None:
+    """Remove what a killed render of `path` left beside it (spatial.tempfiles.sweep):
+    its .part and .pass1.wav files, once their writer is gone."""
+    from spatial.tempfiles import sweep
+
+    path = Path(path)
+    sweep(path.parent if str(path.parent) else Path("."), f".{path.name}.",
+          (".part", ".pass1.wav"))
 
 
 def wants_stems(scene, stems: bool = False) -> bool:
@@ -214,6 +227,8 @@ def deliver_file(scene, p, path, subtype=None, progress=None, block_size=None,
         stem_paths = {b: stem_path(f, b) for b in names}
         for sp in stem_paths.values():
             check_output(sp, p.sample_rate, fp.n_channels, subtype, loop.length)
+        for each in [f, *stem_paths.values()]:
+            sweep_leftovers(each)
         places[fp.format] = _Files(f, subtype, stem_paths)
     summaries = _deliver(scene, p, loop, places, progress, names, sinks, threads)
     for fmt, summary in summaries.items():

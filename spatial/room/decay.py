@@ -67,6 +67,15 @@ def face_areas(dimensions) -> dict[str, float]:
             "floor": x * y, "ceiling": x * y}
 
 
+def rt60_absorption(rt60: float, dimensions) -> tuple[float, float]:
+    """(the uniform absorption Sabine's formula needs for `rt60`, uncapped; the rt60 that
+    absorption 1 gives, the shortest the room can have)."""
+    x, y, z = (float(v) for v in dimensions)
+    volume, surface = x * y * z, 2.0 * (x * y + x * z + y * z)
+    shortest = 4.0 * LN_1E6 * volume / (SPEED_OF_SOUND * surface)
+    return shortest / float(rt60), shortest
+
+
 def sabine_absorption(rt60: float, dimensions) -> float:
     """Uniform energy absorption giving `rt60` by Sabine's formula, capped at 1."""
     x, y, z = (float(v) for v in dimensions)

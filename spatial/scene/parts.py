@@ -65,6 +65,7 @@ class Room:
     crossover: float = 0.08  # s; early/late crossover, after emission
     tail_gain_db: float = 0.0  # dB; tail character: level trim of the late tail
     preset: str | None = None  # name of the preset it came from (a label, for reports)
+    unphysical: bool = False  # allow a room smaller than a head, or an impossible rt60
 
     @property
     def volume_m3(self) -> float:

@@ -32,7 +32,7 @@ from spatial.scene.yamlnodes import Checker, Node, closest, show
 TOP_KEYS = ("sample_rate", "duration", "seed", "extends", "room", "listener", "sources", "output",
             "mix")
 ROOM_KEYS = ("preset", "dimensions", "rt60", "materials", "air_absorption", "model", "decay",
-             "max_order", "crossover", "tail_gain_db", "scattering")
+             "max_order", "crossover", "tail_gain_db", "scattering", "unphysical")
 SURFACE_KEYS = ("walls",) + FACES
 WALL_FACES = ("west", "east", "south", "north")
 LISTENER_KEYS = ("position", "yaw", "path", "interpolation")
@@ -96,13 +96,18 @@ def _room(ck: Checker, node: Node, complete: bool = True) -> Room | None:
     tail = get("tail_gain_db", ck.number, low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1],
                unit="dB")
     scattering = get("scattering", ck.number, low=0.0, high=1.0)
+    unphysical = get("unphysical", ck.boolean)
     if not fields.ok or dims is None:
+        return None
+    from spatial.scene.physical import physical
+
+    if not unphysical and not physical(ck, m, dims, rt60):
         return None
     volume = dims[0] * dims[1] * dims[2]
     kw = dict(air_absorption=volume > AIR_ABSORPTION_VOLUME_M3 if air is None else air)
     for name, value in (("model", model), ("decay", decay), ("max_order", max_order),
                         ("crossover", crossover), ("tail_gain_db", tail),
-                        ("scattering", scattering)):
+                        ("scattering", scattering), ("unphysical", unphysical)):
         if value is not None:
             kw[name] = value
     return Room(dimensions=dims, rt60=rt60, materials=materials, preset=preset, **kw)
@@ -212,7 +217,9 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
                        " (a source placed in the room needs one; beds have diegetic: false)")
     gain = get("gain_db", ck.number, low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1], unit="dB")
     start = get("start", ck.number, nonnegative=True, low=0.0, high=MAX_TIME_S, unit="s")
-    file = _audio_file(ck, m["file"], f"{path}.file") if "file" in m else None
+    from spatial.audio_check import checked_file
+
+    file = checked_file(ck, m["file"], f"{path}.file") if "file" in m else None
     transitions = None
     if "transitions" in m:  # the mix's keys (spatial.mix.keys)
         from spatial.mix import keys as mix_keys
@@ -228,21 +235,6 @@ def _source(ck: Checker, node: Node, index: int, names: dict) -> Source | None:
                             ("label", label))
           if v is not None}
     return Source(name=name, file=file, position=position, **kw)
-
-
-def _audio_file(ck: Checker, node: Node, key: str) -> Path | None:
-    p = ck.existing_file(node, key, "audio file")
-    if p is None or not p.is_file():
-        return None
-    try:
-        import soundfile
-
-        soundfile.info(str(p))
-    except Exception as err:  # noqa: BLE001 - libsndfile's errors have no common type
-        reason = str(err).splitlines()[-1] if str(err) else type(err).__name__
-        ck.add(node, key, f"cannot read audio file {p}: {reason} (use WAV, FLAC, AIFF or OGG)")
-        return None
-    return p
 
 
 def _output(ck: Checker, node: Node) -> Output | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -342,7 +343,11 @@ class Checker:
         v = node.value
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             v = f"{v:g}" if isinstance(v, float) else str(v)  # `format: 5.1` is a float
-        if not isinstance(v, str) or v not in choices:
+        if not isinstance(v, str):
+            self.add(node, key, f"expected the name of {_article(what)} (one of "
+                                f"{', '.join(choices)}), got {show(v)}")
+            return None
+        if v not in choices:
             guess = closest(v, choices) if isinstance(v, str) else None
             hint = f"did you mean '{guess}'? " if guess else ""
             self.add(node, key, f"unknown {what} {show(v)} ({hint}known: {', '.join(choices)})")
@@ -356,7 +361,9 @@ class Checker:
             return None
         try:
             p = Path(v).expanduser()
-            return (p if p.is_absolute() else node.base_dir / p).resolve()
+            # absolute, not resolved: messages name the file as the user wrote it, not
+            # what a symlink points at (spatial.safety compares resolved paths)
+            return Path(os.path.abspath(p if p.is_absolute() else node.base_dir / p))
         except (OSError, ValueError, RuntimeError):
             self.add(node, key, f"not a usable file path: {show(v)}")
             return None
@@ -374,3 +381,8 @@ class Checker:
         elif not is_file:
             self.add(node, key, f"{what} is not a file: {p}")
         return p
+
+
+def _article(what: str) -> str:
+    """'an output format', 'a role'."""
+    return ("an " if what[:1].lower() in "aeiou" else "a ") + what

@@ -22,6 +22,11 @@ class ArraySink:
 
     def write(self, view: BusView) -> None:
         a, b = self.done, self.done + view.frames
+        if not np.isfinite(view.mix).all():  # as spatial.writer: never NaN or infinity
+            from spatial.errors import SpatialError
+
+            raise SpatialError(f"the render produced a non-finite sample near frame {a}; "
+                               "nothing returned (a bug: please report it with the scene)")
         self.audio[a:b] = view.mix  # copies: the view's arrays may be reused
         for name, x in self.stems.items():
             x[a:b] = view.buses[name]
