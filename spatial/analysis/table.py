@@ -1,6 +1,8 @@
 """The readable summaries the terminal shows: a profile's, and a comparison's table."""
 from __future__ import annotations
 
+from spatial.errors import plural
+
 ROWS = (  # (label, metric, format, unit)
     ("Loudness (integrated)", "loudness_lufs", "{:.1f}", "LUFS"),
     ("Loudness range", "loudness_range_lu", "{:.1f}", "LU"),
@@ -56,7 +58,7 @@ def profile_lines(profile) -> list[str]:
         spans = ", ".join(f"{w['t']:g} s ({w['sii']:.2f})" for w in profile.low_intelligibility)
         out.append(f"  SII below {profile.sii_threshold:g} in the windows at: {spans}")
     for m in profile.motifs:
-        out.append(f"  motif {m['file']}: {len(m['occurrences'])} occurrence(s)")
+        out.append(f"  motif {m['file']}: {plural(len(m['occurrences']), 'occurrence')}")
         for o in m["occurrences"]:
             d = {True: "diegetic", False: "non-diegetic", None: "-"}[o.get("diegetic")]
             out.append(f"    {o['start']:.2f}-{o['end']:.2f} s  strength {o['strength']:.2f}  "
