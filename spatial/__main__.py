@@ -1,5 +1,3 @@
-import sys
+from spatial.cli import run
 
-from spatial.cli import main
-
-sys.exit(main())
+run()
