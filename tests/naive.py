@@ -158,3 +158,18 @@ def _unit(v: np.ndarray) -> np.ndarray:
     out = np.where(n > 1e-9, v / np.where(n > 1e-9, n, 1.0), 0.0)
     out[..., 0] = np.where(n[..., 0] > 1e-9, out[..., 0], 1.0)  # at the head: the front
     return out
+
+
+def peak_bounds(x, h, near_lo, near_hi, out) -> None:
+    """spatial.dsp.peak_kernels.peak_bounds: out[j] = max over phases p of
+    sum_{k near} h[p, k] m[j + taps - 1 - k] + (sum_{k not near} h[p, k]) max(m[j:j + taps]),
+    m the largest magnitude over the channels of each frame."""
+    taps = h.shape[1]
+    m = np.abs(np.asarray(x, np.float64)).max(axis=1)
+    n = m.size - taps + 1
+    near = np.zeros(taps, bool)
+    near[near_lo:near_hi] = True
+    for j in range(n):
+        window = m[j:j + taps][::-1]  # window[k]: the sample tap k weighs
+        out[j] = max(h[p, near] @ window[near] + h[p, ~near].sum() * window.max()
+                     for p in range(h.shape[0]))

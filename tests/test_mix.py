@@ -484,6 +484,52 @@ def test_peak_above_is_the_interpolated_maximum_of_scipy_upfirdn():
         assert peak_above(x, phases, 0.99 * ref) == pytest.approx(ref, rel=2e-6)
 
 
+def test_peak_bounds_kernel_matches_its_twin_and_bounds_every_frame():
+    """The numba bound = its numpy twin, and is at or above every frame's 4x peak."""
+    import naive
+    from spatial.dsp.loudness import NEAR_TAPS, interpolator, oversampled_peak
+    from spatial.dsp.peak_kernels import peak_bounds
+
+    phases = interpolator()
+    h = np.ascontiguousarray(np.abs(phases))
+    taps, centre = h.shape[1], h.shape[1] // 2
+    lo, hi = centre - NEAR_TAPS // 2, centre + NEAR_TAPS // 2
+    rng = np.random.default_rng(11)
+    for n, c in ((taps, 1), (700, 2), (1000, 6)):
+        x = (rng.standard_normal((n, c)) * rng.uniform(0, 2, (n, 1))).astype(np.float32)
+        got, want = np.empty(n - taps + 1), np.empty(n - taps + 1)
+        peak_bounds(x, h, lo, hi, got)
+        naive.peak_bounds(x, h, lo, hi, want)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+        assert np.all(got * (1 + 1e-6) >= oversampled_peak(x, phases))
+
+
+@pytest.mark.parametrize("shape", ["noise", "crescendo", "clicks", "silence", "sine"])
+def test_peak_above_is_exactly_the_largest_oversampled_value(shape):
+    """The pruned search returns oversampled_peak's maximum to the bit (it is what a
+    whole file's true peak and the mastering decisions read), with and without a floor."""
+    from spatial.dsp.loudness import TruePeak, interpolator, oversampled_peak, peak_above
+
+    phases = interpolator()
+    rng = np.random.default_rng(3)
+    n = 20000
+    t = np.arange(n)
+    x = {"noise": rng.standard_normal((n, 2)) * 0.3,
+         "crescendo": rng.standard_normal((n, 2)) * np.linspace(0, 1.5, n)[:, None],
+         "clicks": np.where(rng.random((n, 3)) < 0.001, rng.choice([-1.0, 1.0], (n, 3)), 0.0),
+         "silence": np.zeros((n, 2)),
+         "sine": np.stack([np.sin(2 * np.pi * 0.2499 * t + 0.3)] * 2, axis=1),
+         }[shape]
+    want = float(oversampled_peak(x, phases).max())
+    for floor in (0.0, 0.5 * want, 0.999 * want, want, 1.5 * want):
+        assert peak_above(x, phases, floor) == max(floor, want)
+    tp = TruePeak(x.shape[1])  # block by block, history kept: the whole signal's peak
+    for a in range(0, n, 4096):
+        tp.add(x[a:a + 4096].astype(np.float32))
+    head = np.concatenate([np.zeros((phases.shape[1] - 1, x.shape[1])), x])
+    assert tp.peak == max(float(oversampled_peak(head, phases).max()), np.abs(x).max())
+
+
 SCENES = Path(__file__).resolve().parents[1] / "scenes"
 
 

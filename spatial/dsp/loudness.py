@@ -195,19 +195,19 @@ class TruePeak:
     def __init__(self, n_channels: int):
         self.phases = interpolator()  # (4, taps)
         self.taps = self.phases.shape[1]
-        self.history = np.zeros((self.taps - 1, n_channels))
+        self.history = np.zeros((self.taps - 1, n_channels), np.float32)  # (as interpolated)
         self.peak = 0.0  # linear
         self.sample_peak = 0.0
         self.clipped = 0  # samples above full scale
 
     def add(self, block: np.ndarray) -> None:
-        x = np.asarray(block, np.float64).reshape(block.shape[0], -1)
+        x = np.asarray(block).reshape(block.shape[0], -1)
         if not x.shape[0]:
             return
         a = np.abs(x)
         self.sample_peak = max(self.sample_peak, float(a.max()))
         self.clipped += int(np.count_nonzero(a > 1.0))
-        xh = np.concatenate([self.history, x])
+        xh = np.concatenate([self.history, x.astype(np.float32, copy=False)])
         self.peak = peak_above(xh, self.phases, max(self.peak, self.sample_peak))
         self.history = xh[-(self.taps - 1):]
 
@@ -263,63 +263,47 @@ def window_max(m: np.ndarray, taps: int) -> np.ndarray:
 
 
 NEAR_TAPS = 4  # taps around each phase's centre the bound weighs sample by sample
+# relative error of a frame's single-precision products (taps + 1 roundings of 2**-24
+# each, relative to sum |h| |x| <= the frame's bound), doubled
+PEAK_TOLERANCE = 2.0 * (TRUE_PEAK_TAPS + 2) * 2.0 ** -24
 
 
-def peak_above(x: np.ndarray, phases: np.ndarray, floor: float, chunk: int = 512) -> float:
+def peak_above(x: np.ndarray, phases: np.ndarray, floor: float) -> float:
     """max(floor, the largest interpolated magnitude of x (n, C) by `phases` (4, taps)),
     the first taps - 1 frames being history: the same number as
     max(floor, oversampled_peak(x, phases).max()), found with far fewer products.
 
-    Each frame gets an upper bound: its phase's NEAR_TAPS central coefficients
-    times the samples under them, plus the other coefficients' L1 norm times the
-    window's largest sample (channels folded by their largest magnitude). Frames
-    are interpolated from the highest bound down, chunk by chunk, and the search
-    stops once no bound is above the largest value found: a frame left out
-    cannot exceed it. The values interpolated are oversampled_peak's (the same
-    single-precision products), so the maximum is the same to the bit."""
+    Each frame gets an upper bound (spatial.dsp.peak_kernels.peak_bounds): its
+    phase's NEAR_TAPS central coefficients times the samples under them, plus the
+    other coefficients' L1 norm times the window's largest sample (channels folded
+    by their largest magnitude). Frames whose bound passes the largest value found
+    so far are interpolated in double precision (peak_candidates), each with the
+    error bound of single-precision products; only the few that can then be the
+    largest are interpolated as oversampled_peak does (the same single-precision
+    products), so the maximum is the same to the bit."""
     from numpy.lib.stride_tricks import sliding_window_view
+
+    from spatial.dsp.peak_kernels import peak_bounds, peak_candidates
 
     taps = phases.shape[1]
     n = x.shape[0] - taps + 1
     if n <= 0:
         return float(floor)
-    xs = np.asarray(x, np.float32)
-    a = np.abs(xs)
-    m = a[:, 0].astype(np.float64)
-    for c in range(1, a.shape[1]):  # (faster than max(axis=1) over a few channels)
-        np.maximum(m, a[:, c], out=m)
-    h = np.abs(np.asarray(phases, np.float64))
-    margin = 1.0 + 1e-4  # over the rounding of the single-precision products
+    xs = np.ascontiguousarray(x, np.float32)
     best = float(floor)
-    if m.max() * h.sum(axis=1).max() * margin <= best:
-        return best  # not even the loosest bound reaches the floor
-    wmax = window_max(m, taps)
-    todo = np.flatnonzero(wmax * (h.sum(axis=1).max() * margin) > best)
-    if not todo.size:
-        return best
     centre = taps // 2
-    near = range(centre - NEAR_TAPS // 2, centre + NEAR_TAPS // 2)
-    bound = np.zeros(todo.size)
-    for p in range(h.shape[0]):
-        b = (h[p].sum() - sum(h[p, k] for k in near)) * wmax[todo]
-        for k in near:  # output frame j weighs sample j + taps - 1 - k by tap k
-            b += h[p, k] * m[todo + (taps - 1 - k)]
-        np.maximum(bound, b, out=bound)
-    bound *= margin
-    keep = bound > best
-    todo, bound = todo[keep], bound[keep]
-    if not todo.size:
-        return best
-    order = np.argsort(-bound, kind="stable")
-    todo, bound = todo[order], bound[order]
+    bound = np.empty(n)
+    peak_bounds(xs.reshape(xs.shape[0], -1), np.ascontiguousarray(np.abs(phases), np.float64),
+                centre - NEAR_TAPS // 2, centre + NEAR_TAPS // 2, bound)
+    bound *= 1.0 + 1e-4  # over the rounding of the single-precision products
     kernel = np.ascontiguousarray(phases[:, ::-1].T, dtype=np.float32)  # (taps, 4)
+    value, tol = np.empty(n), np.empty(n)
+    lower = peak_candidates(xs, kernel, bound, best, PEAK_TOLERANCE, value, tol)
+    rows = np.flatnonzero(value + tol >= lower)
+    if not rows.size:
+        return best
     windows = sliding_window_view(xs, taps, axis=0)  # (n, C, taps), a view
-    for a in range(0, todo.size, chunk):
-        rows = todo[a:a + chunk][bound[a:a + chunk] > best]
-        if not rows.size:
-            break  # bounds only decrease from here
-        best = max(best, float(np.abs(windows[rows] @ kernel).max()))
-    return best
+    return max(best, float(np.abs(windows[rows] @ kernel).max()))
 
 
 def db(x: float) -> float:

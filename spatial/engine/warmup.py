@@ -54,6 +54,12 @@ ENGINE = [
 ]
 # the loudness meter of the delivered file and the LFE feed (spatial.dsp.biquads.sosfilt)
 BIQUADS = [("spatial.dsp.biquads", "_sosfilt_kernel", [("f8:2", "f8:2", "f8:3", "f8:2")])]
+# the true-peak meter of the delivered file (spatial.dsp.loudness.peak_above)
+TRUE_PEAK = [
+    ("spatial.dsp.peak_kernels", "peak_bounds", [("f4:2", "f8:2", "i8", "i8", "f8:1")]),
+    ("spatial.dsp.peak_kernels", "peak_candidates",
+     [("f4:2", "f4:2", "f8:1", "f8", "f8", "f8:1", "f8:1")]),
+]
 # a room: the early reflections (spatial.room.rir) and the send bus of the late tail
 ROOM = [
     ("spatial.engine.kernels", "scatter_images_many", [("f8:3", "f8:3", "f8:2", "f8:2")]),
@@ -93,6 +99,8 @@ def kernels_for(scene, metered: bool = True) -> list:
     formats = scene.output.formats
     if metered or set(formats) & {"5.1", "7.1", "5.1.4", "7.1.4"}:
         groups += BIQUADS
+    if metered:
+        groups += TRUE_PEAK
     if scene.room is not None:
         groups += ROOM
     from spatial.motion import is_moving
