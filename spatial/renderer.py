@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -59,6 +60,19 @@ class Rendered:
         deliver([{self.format: BusView(audio)}], {self.format: [FileSink(path, subtype)]},
                 {self.format: layout}, self.sample_rate, audio.shape[0], threads=1)
         return Path(path)
+
+
+def _scene(scene) -> Scene:
+    """A Scene, or the scene file at a path (str or os.PathLike) loaded as the command
+    loads it (spatial.load_scene: SceneError naming the file, line and key)."""
+    if isinstance(scene, Scene):
+        return scene
+    if isinstance(scene, (str, os.PathLike)):
+        from spatial.scene.loader import load_scene
+
+        return load_scene(scene)
+    raise TypeError(f"expected a spatial.Scene or the path of a scene file, got "
+                    f"{type(scene).__name__}")
 
 
 def _spatialiser(scene: Scene):
@@ -182,10 +196,11 @@ def format_scene(scene: Scene, fmt: str) -> Scene:
         return dataclasses.replace(scene, output=scene.output.single(fmt))
 
 
-def render(scene: Scene, *, progress=False, block_size: int | None = None,
-           stems: bool = False, start: float | None = None, end: float | None = None,
-           allow_large: bool = False):
-    """Render a scene to audio in memory (for short scenes; `render_to_file` streams).
+def render(scene: Scene | str | os.PathLike, *, progress=False,
+           block_size: int | None = None, stems: bool = False, start: float | None = None,
+           end: float | None = None, allow_large: bool = False):
+    """Render a scene (a Scene, or a scene file's path) to audio in memory (for short
+    scenes; `render_to_file` streams).
     Same samples, and the same stats["mix"] summary, as `render_to_file`: buses,
     ducking, loudness and limiter (spatial.mix.deliver into an array sink).
     stems (or output.stems): also return one array per bus in Rendered.stems.
@@ -199,6 +214,7 @@ def render(scene: Scene, *, progress=False, block_size: int | None = None,
     allow_large."""
     from spatial.mix.deliver import deliver_memory
 
+    scene = _scene(scene)
     compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
     t_start = time.perf_counter()
     p = _plan(scene, allow_large=allow_large, in_memory=True, stems=stems)
@@ -239,7 +255,7 @@ class RenderStream:
         return self.layout.mask if self.layout is not None else None
 
 
-def render_stream(scene: Scene, *, block_size: int | None = None,
+def render_stream(scene: Scene | str | os.PathLike, *, block_size: int | None = None,
                   allow_large: bool = False) -> RenderStream:
     """Plan a scene and return its output as a stream of blocks; memory does not grow
     with the scene's length. Raises SceneError for bad input (before any block).
@@ -247,6 +263,7 @@ def render_stream(scene: Scene, *, block_size: int | None = None,
     output.true_peak need the whole programme (render_to_file, render)."""
     from spatial.mix.deliver import render_loop
 
+    scene = _scene(scene)
     p = _plan(scene, allow_large=allow_large)
     fp = p.outputs[0]
     return RenderStream(p.sample_rate, fp.channels, fp.format, fp.length,
@@ -254,7 +271,7 @@ def render_stream(scene: Scene, *, block_size: int | None = None,
                         get_layout(scene.output.single(fp.format)))
 
 
-def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=None,
+def render_to_file(scene: Scene | str | os.PathLike, path, *, subtype: str | None = None, progress=None,
                    block_size: int | None = None, stems: bool = False,
                    start: float | None = None, end: float | None = None,
                    sinks: dict | None = None, threads: int | None = None,
@@ -281,6 +298,7 @@ def render_to_file(scene: Scene, path, *, subtype: str | None = None, progress=N
     from spatial.mix.deliver import check_deliverable, deliver_file, deliverables
     from spatial.safety import refuse_unsafe_outputs
 
+    scene = _scene(scene)
     # never over one of the scene's inputs, never two deliverables on one file
     refuse_unsafe_outputs(scene, [(what, f) for fmt, (main, stem_files) in
                                   deliverables(scene, path, stems).items()
@@ -323,12 +341,13 @@ def _motion_stats(p: RenderPlan) -> dict:
     return stats(p)
 
 
-def impulse_response(scene: Scene, source: str) -> Rendered:
+def impulse_response(scene: Scene | str | os.PathLike, source: str) -> Rendered:
     """The spatial impulse response from one source to the listener, in the output format.
 
     Early filter (direct path and reflections) plus the shared tail driven by
     that source's send: exactly what the source goes through in `render`.
     """
+    scene = _scene(scene)
     _check(scene)
     if scene.output.format == "adm":
         raise SceneError.at("an impulse response has no ADM form: render it as hoa3 or "

@@ -49,6 +49,24 @@ def one_problem(make):
     return info.value.problems[0]
 
 
+def test_the_render_functions_take_a_scene_file_path(folder):
+    """spatial.render("scene.yaml") is what a new user types first: a path (str or Path)
+    renders as its loaded Scene does, and a bad file fails as the command does."""
+    path = folder / "scene.yaml"
+    path.write_text(GOOD)
+    want = spatial.render(load_scene(path)).audio
+    for given in (str(path), path):
+        np.testing.assert_array_equal(spatial.render(given).audio, want)
+    stats = spatial.render_to_file(path, folder / "out.wav")
+    assert Path(stats["path"]).exists()
+    assert spatial.impulse_response(str(path), "a").audio.shape[1] == want.shape[1]
+    (folder / "bad.yaml").write_text(GOOD.replace("gain_db: 0", "gain_db: loud"))
+    problem = one_problem(lambda: spatial.render(folder / "bad.yaml"))
+    assert problem.key.endswith("gain_db") and problem.line == L_GAIN
+    with pytest.raises(TypeError, match="Scene or the path"):
+        spatial.render(42)
+
+
 # -- exported names ------------------------------------------------------------------------
 
 def test_render_is_still_the_function_after_impulse_response_in_a_fresh_interpreter():
