@@ -85,19 +85,24 @@ def peak_candidates(x, kernel, bound, floor, rel, value, tol):
     value + tol >= it, and no frame left out can."""
     n_ch = x.shape[1]
     taps, n_ph = kernel.shape
+    h = kernel.astype(np.float64)
+    acc = np.empty((n_ch, n_ph))
     lower = floor
     for j in range(bound.shape[0]):
         value[j] = -1.0
         tol[j] = 0.0
         if bound[j] <= lower:
             continue
+        acc[:] = 0.0
+        for k in range(taps):  # every (channel, phase) sum in tap order: independent chains
+            for c in range(n_ch):
+                xv = np.float64(x[j + k, c])
+                for p in range(n_ph):
+                    acc[c, p] += xv * h[k, p]
         best = 0.0
         for c in range(n_ch):
             for p in range(n_ph):
-                s = 0.0
-                for k in range(taps):
-                    s += np.float64(x[j + k, c]) * np.float64(kernel[k, p])
-                s = abs(s)
+                s = abs(acc[c, p])
                 if s > best:
                     best = s
         value[j] = best
