@@ -173,3 +173,21 @@ def peak_bounds(x, h, near_lo, near_hi, out) -> None:
         window = m[j:j + taps][::-1]  # window[k]: the sample tap k weighs
         out[j] = max(h[p, near] @ window[near] + h[p, ~near].sum() * window.max()
                      for p in range(h.shape[0]))
+
+
+def peak_candidates(x, kernel, bound, floor, rel, value, tol) -> float:
+    """spatial.dsp.peak_kernels.peak_candidates: in frame order, a frame whose bound passes
+    the running lower bound gets value = its largest |interpolated point| in double
+    precision and tol = rel * bound; the lower bound is the largest of floor and
+    value - tol so far (others: value -1, tol 0)."""
+    taps = kernel.shape[0]
+    x64, h64 = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
+    lower = floor
+    for j in range(bound.shape[0]):
+        value[j], tol[j] = -1.0, 0.0
+        if bound[j] <= lower:
+            continue
+        value[j] = np.abs(x64[j:j + taps].T @ h64).max()  # (C, P) points of frame j
+        tol[j] = rel * bound[j]
+        lower = max(lower, value[j] - tol[j])
+    return lower

@@ -484,11 +484,12 @@ def test_peak_above_is_the_interpolated_maximum_of_scipy_upfirdn():
         assert peak_above(x, phases, 0.99 * ref) == pytest.approx(ref, rel=2e-6)
 
 
-def test_peak_bounds_kernel_matches_its_twin_and_bounds_every_frame():
-    """The numba bound = its numpy twin, and is at or above every frame's 4x peak."""
+def test_peak_kernels_match_their_twins_and_bound_every_frame():
+    """The numba bounds and candidates = their numpy twins; the bound is at or above every
+    frame's 4x peak."""
     import naive
     from spatial.dsp.loudness import NEAR_TAPS, interpolator, oversampled_peak
-    from spatial.dsp.peak_kernels import peak_bounds
+    from spatial.dsp.peak_kernels import peak_bounds, peak_candidates
 
     phases = interpolator()
     h = np.ascontiguousarray(np.abs(phases))
@@ -502,6 +503,14 @@ def test_peak_bounds_kernel_matches_its_twin_and_bounds_every_frame():
         naive.peak_bounds(x, h, lo, hi, want)
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
         assert np.all(got * (1 + 1e-6) >= oversampled_peak(x, phases))
+        kernel = np.ascontiguousarray(phases[:, ::-1].T, dtype=np.float32)
+        for floor in (0.0, float(np.median(got))):
+            v1, t1, v2, t2 = (np.empty(got.size) for _ in range(4))
+            low1 = peak_candidates(x, kernel, got, floor, 1e-6, v1, t1)
+            low2 = naive.peak_candidates(x, kernel, got, floor, 1e-6, v2, t2)
+            assert low1 == pytest.approx(low2, rel=1e-12) and (v1 < 0).sum() == (v2 < 0).sum()
+            np.testing.assert_allclose(v1, v2, rtol=1e-12, atol=0)
+            np.testing.assert_array_equal(t1, t2)
 
 
 @pytest.mark.parametrize("shape", ["noise", "crescendo", "clicks", "silence", "sine"])
