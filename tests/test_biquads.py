@@ -30,6 +30,40 @@ def test_sosfilt_is_scipy_sosfilt_across_blocks(fs):
     assert np.array_equal(zi0, zi0.copy())  # the caller's state is not modified
 
 
+def test_a_meter_filter_flushes_its_decaying_state_and_measures_the_same():
+    """Through a pause, the K-weighting's state decays into subnormal numbers (30x slower
+    arithmetic on x86) unless flushed: with FLUSH_BELOW every state is zero or above it,
+    the filter equals its twin, and the loudness and range are the same numbers as with
+    scipy's exact arithmetic (flush 0)."""
+    from spatial.dsp import loudness
+    from spatial.dsp.biquads import FLUSH_BELOW
+
+    fs = 48000
+    sos = k_weighting(fs)
+    x = np.zeros((4 * fs, 2))
+    x[:fs] = np.random.default_rng(2).standard_normal((fs, 2)) * 0.1
+    x[3 * fs:] = x[:fs]  # sound, two seconds of silence, sound
+    y0, zi0 = sosfilt(sos, x[:3 * fs], np.zeros((sos.shape[0], 2, 2)))
+    y1, zi1 = sosfilt(sos, x[:3 * fs], np.zeros((sos.shape[0], 2, 2)), FLUSH_BELOW)
+    assert np.any((zi0 != 0) & (np.abs(zi0) < np.finfo(float).tiny))  # subnormal, unflushed
+    _, zi_later = sosfilt(sos, np.zeros((10 * fs, 2)), zi1, FLUSH_BELOW)
+    for z in (zi1, zi_later):
+        assert np.all((z == 0) | (np.abs(z) >= FLUSH_BELOW))  # never subnormal
+    ref, zi_ref = sosfilt_reference(sos, x[:3 * fs], np.zeros((sos.shape[0], 2, 2)),
+                                    FLUSH_BELOW)
+    assert np.max(np.abs(y1 - ref)) <= 1e-12 and np.array_equal(zi1, zi_ref)
+    assert np.max(np.abs(y1 - y0)) < 1e-140
+    meters = [Meter(fs, np.ones(2)) for _ in range(2)]
+    meters[0].add(x)
+    try:
+        loudness.FLUSH_BELOW = 0.0
+        meters[1].add(x)
+    finally:
+        loudness.FLUSH_BELOW = FLUSH_BELOW
+    assert meters[0].integrated() == meters[1].integrated()
+    assert meters[0].loudness_range() == meters[1].loudness_range()
+
+
 def test_sosfilt_one_dimensional():
     sos = butter_lowpass(2, 1000.0, 48000)
     x = np.zeros(64)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spatial.dsp.biquads import sosfilt
+from spatial.dsp.biquads import FLUSH_BELOW, sosfilt
 
 STEP_S = 0.1  # the meter's resolution: 100 ms steps
 GATE_BLOCKS = 4  # 400 ms gating block = 4 steps (75 % overlap)
@@ -102,7 +102,7 @@ class Meter:
         x = np.asarray(block, np.float64).reshape(block.shape[0], -1)
         if not x.shape[0]:
             return
-        y, self.zi = sosfilt(self.sos, x, self.zi)
+        y, self.zi = sosfilt(self.sos, x, self.zi, FLUSH_BELOW)
         power = (y * y) @ self.weights  # (n,) weighted sum over channels
         i = 0
         while i < power.size:

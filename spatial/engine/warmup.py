@@ -53,7 +53,7 @@ ENGINE = [
        "c8:2", "i8", "i8")]),
 ]
 # the loudness meter of the delivered file and the LFE feed (spatial.dsp.biquads.sosfilt)
-BIQUADS = [("spatial.dsp.biquads", "_sosfilt_kernel", [("f8:2", "f8:2", "f8:3", "f8:2")])]
+BIQUADS = [("spatial.dsp.biquads", "_sosfilt_kernel", [("f8:2", "f8:2", "f8:3", "f8:2", "f8")])]
 # the true-peak meter of the delivered file (spatial.dsp.loudness.peak_above)
 TRUE_PEAK = [
     ("spatial.dsp.peak_kernels", "peak_bounds", [("f4:2", "f8:2", "i8", "i8", "f8:1")]),
