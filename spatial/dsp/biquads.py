@@ -50,7 +50,8 @@ def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray,
             flush: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Filter x (n, C) (or (n,)) along axis 0: (y, new zi); zi (S, 2, C) (or (S, 2)).
     flush: states below it in magnitude become zero (0.0, the default: scipy's
-    arithmetic exactly; a meter passes FLUSH_BELOW, far below anything it can show)."""
+    arithmetic exactly; the meters and the ADM master's LFE pass FLUSH_BELOW, far below
+    anything they can show or write)."""
     sos = np.ascontiguousarray(sos, dtype=np.float64)
     xx = np.asarray(x, dtype=np.float64)
     x2 = np.ascontiguousarray(xx.reshape(xx.shape[0], -1))
