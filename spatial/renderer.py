@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spatial.engine.warmup import prepare
+from spatial.filters.hrtf_warmup import prepare_hrtf
 from spatial.progress import ProgressTicks
 from spatial.errors import SceneError
 from spatial.filters.base import Channel
@@ -216,6 +217,7 @@ def render(scene: Scene | str | os.PathLike, *, progress=False,
 
     scene = _scene(scene)
     compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
+    hrtf_s = prepare_hrtf(scene.output, scene.sample_rate)  # and the HRTF set, once
     t_start = time.perf_counter()
     p = _plan(scene, allow_large=allow_large, in_memory=True, stems=stems)
     a, b = passage(scene, p, start, end)
@@ -227,7 +229,7 @@ def render(scene: Scene | str | os.PathLike, *, progress=False,
     for fp in p.outputs:
         audio, stem_audio, mix = done[fp.format]
         stats = {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
-                 "wall_s": t_done - t_start, "compile_s": compile_s,
+                 "wall_s": t_done - t_start, "compile_s": compile_s, "hrtf_s": hrtf_s,
                  "inputs": len(p.inputs), **_motion_stats(p), "mix": mix}
         out[fp.format] = Rendered(audio, scene.sample_rate, fp.channels, fp.format, stats,
                                   stem_audio, get_layout(scene.output.single(fp.format)))
@@ -285,6 +287,7 @@ def render_to_file(scene: Scene | str | os.PathLike, path, *, subtype: str | Non
     start, end (s): only that passage (see `render`).
     Returns stats: plan_s, convolve_s (the loop, writing included), wall_s,
     compile_s (numba kernels compiled first, not in wall_s: spatial.engine.warmup),
+    hrtf_s (the HRTF set processed first, once, not in wall_s: spatial.filters.hrtf_warmup),
     inputs, frames, path, and mix: the summary of spatial.mix.deliver (loudness,
     loudness range, true peak, clipped samples, stems), of the first format;
     outputs: format -> {path, frames, mix} for every format. stems: also write one
@@ -306,6 +309,7 @@ def render_to_file(scene: Scene | str | os.PathLike, path, *, subtype: str | Non
                                       (f"{fmt} {b} stem", sf) for b, sf in stem_files.items()]],
                           key="path")
     compile_s = prepare(scene)  # numba kernels, before the clock (spatial.engine.warmup)
+    hrtf_s = prepare_hrtf(scene.output, scene.sample_rate)  # and the HRTF set, once
     t_start = time.perf_counter()
     p = _plan(scene, threads, allow_large)
     a, b = passage(scene, p, start, end)
@@ -329,7 +333,8 @@ def render_to_file(scene: Scene | str | os.PathLike, path, *, subtype: str | Non
                               "mix": mixes[fp.format]}
     first = outputs[p.outputs[0].format]
     return {"plan_s": t_planned - t_start, "convolve_s": t_done - t_planned,
-            "wall_s": t_done - t_start, "compile_s": compile_s, "inputs": len(p.inputs),
+            "wall_s": t_done - t_start, "compile_s": compile_s, "hrtf_s": hrtf_s,
+            "inputs": len(p.inputs),
             "frames": first["frames"], "path": first["path"], "mix": first["mix"],
             "outputs": outputs, **_motion_stats(p)}
 

@@ -60,6 +60,27 @@ def test_cold_cache_says_it_compiles_and_keeps_it_out_of_the_rtf(tmp_path):
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
 
 
+def test_the_first_binaural_render_prepares_the_hrtf_once_and_keeps_it_out_of_the_rtf(
+        tmp_path):
+    """A new cache (as after an install) processes the HRTF set first: said on stderr,
+    its seconds shown apart and not in the real-time factor; the next render finds it."""
+    from spatial.filters import hrtf_warmup
+
+    noise_file(tmp_path / "a.wav", 0.5)
+    (tmp_path / "tiny.yaml").write_text(TINY.replace("format: stereo", "format: binaural"))
+    env = dict(os.environ, SPATIAL_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    first = _render(tmp_path, env)
+    assert hrtf_warmup.NOTICE in first.stderr
+    m = re.search(r"rendered in ([\d.]+) s \(([\d.]+)x real time\).*"
+                  r"\(\+([\d.]+) s preparing the HRTF set once\)", first.stdout)
+    assert m, first.stdout
+    render_s, rtf, hrtf_s = map(float, m.groups())
+    assert hrtf_s > 0.3 and rtf == pytest.approx(0.5 / render_s, rel=0.1, abs=0.15)
+    second = _render(tmp_path, env)
+    assert hrtf_warmup.NOTICE not in second.stderr and "preparing" not in second.stdout
+
+
 def _spatial_dispatchers() -> dict:
     return {v: len(v.signatures) for m in list(sys.modules) if m.startswith("spatial")
             for v in vars(sys.modules[m]).values()

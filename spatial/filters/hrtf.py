@@ -200,16 +200,7 @@ def load_hrtf(spec: str | Path, fs: int, eq: str = "diffuse-field") -> HrtfSet:
     with the file raises ``SceneError("cannot read HRTF file: <reason>", file=<path>)``;
     an unknown `eq` raises SceneError for key output.hrtf_eq.
     """
-    if eq not in EQ_MODES:
-        raise SceneError.at(f"unknown HRTF equalisation {eq!r}; known: {', '.join(EQ_MODES)}",
-                            key="output.hrtf_eq")
-    given = DEFAULT_HRTF if str(spec) == "default" else Path(spec).expanduser()
-    try:
-        path = given.resolve()
-        mtime = os.stat(path).st_mtime_ns
-    except OSError as err:
-        raise SceneError.at(f"cannot read HRTF file: {err.strerror or err}", file=given) from None
-    key = (str(path), mtime, int(fs), eq)
+    given, path, key = _key(spec, fs, eq)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
     if hit is None:
@@ -223,6 +214,33 @@ def load_hrtf(spec: str | Path, fs: int, eq: str = "diffuse-field") -> HrtfSet:
                 _CACHE.pop(next(iter(_CACHE)))
             hit = _CACHE.setdefault(key, hit)
     return hit
+
+
+def _key(spec, fs: int, eq: str) -> tuple[Path, Path, tuple]:
+    """(the path as given, resolved, the in-process cache key); SceneError as load_hrtf."""
+    if eq not in EQ_MODES:
+        raise SceneError.at(f"unknown HRTF equalisation {eq!r}; known: {', '.join(EQ_MODES)}",
+                            key="output.hrtf_eq")
+    given = DEFAULT_HRTF if str(spec) == "default" else Path(spec).expanduser()
+    try:
+        path = given.resolve()
+        mtime = os.stat(path).st_mtime_ns
+    except OSError as err:
+        raise SceneError.at(f"cannot read HRTF file: {err.strerror or err}", file=given) from None
+    return given, path, (str(path), mtime, int(fs), eq)
+
+
+def is_prepared(spec: str | Path, fs: int, eq: str = "diffuse-field") -> bool:
+    """Whether load_hrtf(spec, fs, eq) finds the processed set in this process or in
+    the disk cache (else it builds it: seconds, once). SceneError as load_hrtf."""
+    _, path, key = _key(spec, fs, eq)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return True
+    try:
+        return _cache_file(path, int(fs), eq).is_file()
+    except OSError:
+        return False
 
 
 _ARRAYS = ("directions", "min_phase", "delays_s", "hrirs", "weights")
