@@ -210,7 +210,8 @@ class RenderLoop:
                     side += w * rows[i]
             g = self.ducker.process(side[:, None])
             if np.any(g != 1.0):
-                rows[self.ducked] *= g
+                for i in self.ducked:  # in place, row by row (no gathered copy)
+                    rows[i] *= g
         for row, idx, gains, delays, lines, idle in self.sends:
             send_bus(rows, active, idx, gains, delays, lines, idle, rows[row])
 

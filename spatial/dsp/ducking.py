@@ -41,12 +41,16 @@ class Ducker:
         x = np.asarray(side, np.float64).reshape(side.shape[0], -1)
         n, F = x.shape[0], self.frame
         power = (x * x).sum(axis=1)
-        out = np.empty(n)
+        # frame by frame only the gains' recursion; the ramps are one array expression
+        # (the same arithmetic per sample: g2 + (g1 - g2) * position in the frame / F)
+        pos = ((self.filled + np.arange(n)) % F) / F
+        cuts, g1s, g2s = [], [], []
         i = 0
         while i < n:
             take = min(F - self.filled, n - i)
-            pos = (self.filled + np.arange(take)) / F
-            out[i:i + take] = self.g2 + (self.g1 - self.g2) * pos
+            cuts.append(take)
+            g1s.append(self.g1)
+            g2s.append(self.g2)
             self.energy += float(power[i:i + take].sum())
             self.count += take * x.shape[1]
             self.filled += take
@@ -54,4 +58,6 @@ class Ducker:
             if self.filled == F:
                 self.g1, self.g2 = self._next_gain(self.energy / self.count), self.g1
                 self.energy, self.count, self.filled = 0.0, 0, 0
+        g1, g2 = np.repeat(g1s, cuts), np.repeat(g2s, cuts)
+        out = g2 + (g1 - g2) * pos
         return (10.0 ** (out / 20.0)).astype(np.float32)
