@@ -1,6 +1,7 @@
 """Benchmark M: what a mix, stems and several formats cost on top of a plain render.
 
-    python benchmarks/bench_mix.py [--runs 3] [--seconds 30] [--cache DIR] [--json F]
+    python benchmarks/bench_mix.py [--runs 3] [--rounds 1] [--seconds 30] [--cache DIR]
+                                   [--json F]
 
 The scene of issue 14: 30 s, 8 WAV sources (2 dialogue, 2 music, 3 ambience,
 1 effects) on a 2 m circle in an 8 x 6 x 3 m room, rt60 0.5 s. Each configuration
@@ -12,6 +13,9 @@ its start-up), median reported. Configurations:
   each in binaural and in 7.1.4;
 - four formats (binaural, 5.1, 7.1.4, hoa3): the four rendered separately (sum of
   the four medians), and in one run where spatial takes a format list.
+--rounds K measures every configuration K times over, round by round (a new child
+each time), and takes the median of all its timed renders: drift of a shared machine
+then lands on every configuration alike instead of on whichever ran during it.
 Targets (issue 14): mix <= 1.2x plain (binaural and 7.1.4), mix + stems <= 2x plain
 (binaural), four formats in one run <= 0.75x the four separate renders.
 Works against any checkout on PYTHONPATH (the landed code renders a list of formats
@@ -20,6 +24,7 @@ only by separate runs: that row is then "n/a").
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -100,25 +105,42 @@ def measure(scene: Path, fmt: str, stems: bool, runs: int) -> dict:
         return {"failed": res.get("stderr", "")[-400:]}
 
 
+def pooled(rounds: list[dict]) -> dict:
+    """One configuration's rounds as one result: every timed render, their median."""
+    failed = [r for r in rounds if "failed" in r]
+    if failed:
+        return failed[0]
+    times = [t for r in rounds for t in r["times"]]
+    return {"times": times, "median": statistics.median(times), "rounds": len(rounds)}
+
+
 def main(argv=None) -> int:
-    args = parser(__doc__).parse_args(argv)
+    ap = parser(__doc__)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure every configuration this many times over, interleaved")
+    args = ap.parse_args(argv)
     seconds = settle(args, 30.0)
     plain, mixed = write_mix_scene(seconds, Path(args.cache))
-    res = {}
-    for fmt in ("binaural", "7.1.4"):
-        for name, scene, stems in (("plain", plain, False), ("mix", mixed, False),
-                                   ("mix + stems", mixed, True)):
-            res[f"{fmt} {name}"] = r = measure(scene, fmt, stems, args.runs)
-            print(f"{fmt:9s} {name:12s} {r.get('median', float('nan')):.3f} s", flush=True)
     fours = ("binaural", "5.1", "7.1.4", "hoa3")
-    sep = 0.0
-    for fmt in fours:
-        if fmt not in ("binaural", "7.1.4"):
-            res[f"{fmt} plain"] = measure(plain, fmt, False, args.runs)
-        sep += res[f"{fmt} plain"].get("median", float("nan"))
-    res["four separate"] = {"median": sep}
+    configs = [(f"{fmt} {name}", scene, fmt, stems) for fmt in ("binaural", "7.1.4")
+               for name, scene, stems in (("plain", plain, False), ("mix", mixed, False),
+                                          ("mix + stems", mixed, True))]
+    configs += [(f"{fmt} plain", plain, fmt, False) for fmt in fours
+                if fmt not in ("binaural", "7.1.4")]
     if takes_format_lists():
-        res["four in one run"] = measure(plain, ",".join(fours), False, args.runs)
+        configs.append(("four in one run", plain, ",".join(fours), False))
+    measured: dict[str, list] = {name: [] for name, *_ in configs}
+    for k in range(max(1, args.rounds)):
+        for name, scene, fmt, stems in configs:
+            r = measure(scene, fmt, stems, args.runs)
+            measured[name].append(r)
+            print(f"round {k + 1}: {name:22s} {r.get('median', float('nan')):.3f} s",
+                  flush=True)
+    res = {name: pooled(rs) for name, rs in measured.items()}
+    res["four separate"] = {"median": sum(res[f"{fmt} plain"].get("median", float("nan"))
+                                          for fmt in fours)}
+    if "four in one run" in res:  # (the table's order: after the separate renders)
+        res["four in one run"] = res.pop("four in one run")
     rows = []
 
     def ratio(a, b):
