@@ -273,8 +273,8 @@ def render_stream(scene: Scene | str | os.PathLike, *, block_size: int | None = 
                         get_layout(scene.output.single(fp.format)))
 
 
-def render_to_file(scene: Scene | str | os.PathLike, path, *, subtype: str | None = None, progress=None,
-                   block_size: int | None = None, stems: bool = False,
+def render_to_file(scene: Scene | str | os.PathLike, path, *, subtype: str | None = None,
+                   progress=None, block_size: int | None = None, stems: bool = False,
                    start: float | None = None, end: float | None = None,
                    sinks: dict | None = None, threads: int | None = None,
                    allow_large: bool = False) -> dict:

@@ -289,11 +289,11 @@ def peak_above(x: np.ndarray, phases: np.ndarray, floor: float) -> float:
     n = x.shape[0] - taps + 1
     if n <= 0:
         return float(floor)
-    xs = np.ascontiguousarray(x, np.float32)
+    xs = np.ascontiguousarray(x, np.float32).reshape(x.shape[0], -1)
     best = float(floor)
     centre = taps // 2
     bound = np.empty(n)
-    peak_bounds(xs.reshape(xs.shape[0], -1), np.ascontiguousarray(np.abs(phases), np.float64),
+    peak_bounds(xs, np.ascontiguousarray(np.abs(phases), np.float64),
                 centre - NEAR_TAPS // 2, centre + NEAR_TAPS // 2, bound)
     bound *= 1.0 + 1e-4  # over the rounding of the single-precision products
     kernel = np.ascontiguousarray(phases[:, ::-1].T, dtype=np.float32)  # (taps, 4)
