@@ -83,10 +83,9 @@ def accumulate_routes(fdl, heads, rows_at, rows, route_input, H, h_at, parts, of
 
 
 def load_blocks(frames: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-    """frames (S, 2B) <- [frames[:, B:] | blocks (S, B)]. In place; returns (S,) bool 'any nonzero'."""
-    b = frames.shape[1] // 2
-    frames[:, :b] = frames[:, b:]
-    frames[:, b:] = blocks
+    """frames (S, N) <- [frames[:, B:] | blocks (S, B)]. In place; returns (S,) bool 'any nonzero'."""
+    b = blocks.shape[1]
+    frames[:] = np.concatenate([frames[:, b:], blocks], axis=1)
     return np.any(frames != 0.0, axis=1)
 
 

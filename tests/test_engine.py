@@ -82,6 +82,16 @@ def test_small_kernels_match_numpy():
     np.testing.assert_array_equal(kernels.load_blocks(f1, blocks), naive.load_blocks(f2, blocks))
     np.testing.assert_array_equal(f1, f2)
     assert list(kernels.load_blocks(f1, np.zeros((3, 8)))) == [True, False, True]
+    for n in (9, 12, 20):  # frames of N != 2B: a shorter or a longer history
+        frames = rng.standard_normal((3, n))
+        frames[1] = 0.0
+        f1, f2 = frames.copy(), frames.copy()
+        got = kernels.load_blocks(f1, blocks)
+        np.testing.assert_array_equal(got, naive.load_blocks(f2, blocks))
+        np.testing.assert_array_equal(f1, f2)
+        np.testing.assert_array_equal(f1[:, n - 8:], blocks)  # the block last ...
+        np.testing.assert_array_equal(f1[:, :n - 8], frames[:, 8:])  # ... its history first
+        assert list(got) == [True, False, True]
     out, old, new = (rng.standard_normal((2, 8)) for _ in range(3))
     fade = crossfade_window(8)
     o1, o2 = out.copy(), out.copy()
@@ -124,6 +134,36 @@ def test_convolve_matches_reference_hypothesis(data):
     want = naive.convolve_reference(signals, filters)
     got = convolve(signals, filters, block_size=block)
     assert _rel_err(got, want) < 1e-5
+
+
+@pytest.mark.parametrize("block, n_fft, taps", [(64, 65, 2), (64, 100, 37), (256, 300, 45),
+                                                (64, 200, 137)])
+def test_short_transforms_match_reference(block, n_fft, taps):
+    """Transforms of N != 2B points (one partition of up to N - B + 1 taps): the same
+    convolution as fftconvolve, block after block, with silent stretches."""
+    rng = np.random.default_rng(block + n_fft)
+    n = 9 * block + 13
+    x = [rng.standard_normal(n), rng.standard_normal(n)]
+    x[1][2 * block:5 * block] = 0.0
+    h = [rng.standard_normal((2, taps)), rng.standard_normal((2, max(1, taps // 3)))]
+    conv = BlockConvolver(block, 2, fft_size=n_fft)
+    for f in h:
+        conv.add_input(f)
+    frames = np.zeros((2, block))
+    got = []
+    for b in range(-(-n // block)):
+        for i in range(2):
+            chunk = x[i][b * block:(b + 1) * block]
+            frames[i] = 0.0
+            frames[i, :chunk.size] = chunk
+        got.append(conv.process(frames))
+    got = np.concatenate(got, axis=1)[:, :n]
+    want = sum(np.stack([fftconvolve(x[i], h[i][c])[:n] for c in range(2)]) for i in range(2))
+    assert _rel_err(got, want) < 1e-12
+    with pytest.raises(ValueError, match="does not fit"):
+        conv.add_input(np.ones((2, n_fft - block + 2)))
+    with pytest.raises(ValueError, match="at least block_size"):
+        BlockConvolver(block, 2, fft_size=block)
 
 
 def test_process_shapes_and_errors():
@@ -521,3 +561,57 @@ def test_scatter_images_many_matches_reference():
     kernels.scatter_images(one, irs, delays, np.ascontiguousarray(gains[:, 1]))
     assert np.max(np.abs(got[1] - one)) < 1e-12
     assert np.max(np.abs(want)) > 1.0
+
+
+def test_sized_engines_match_reference_and_keep_each_keys_bits():
+    """Routes of two keys (formats) with filters of different lengths: each on its own
+    transform size; the output adds every route's convolution (fftconvolve) into its
+    channels, leaves the others alone, and a key's channels are the same bit for bit
+    with or without the other key's routes beside them."""
+    from spatial.engine.sized import SizedEngines, fft_size
+
+    B = 128
+    assert fft_size(B, 1) == B and fft_size(B, 40) >= B + 39
+    assert fft_size(B, 40) < 2 * B and fft_size(B, 500) == 2 * B  # long: partitioned
+    rng = np.random.default_rng(5)
+    n = 12 * B
+    x = rng.standard_normal((3, n)).astype(np.float32)
+    x[2, 3 * B:7 * B] = 0.0
+    short = [rng.standard_normal((2, 30)) for _ in range(3)]  # key 0: channels 0-1
+    long = [rng.standard_normal((3, 300)) for _ in range(3)]  # key 1: channels 3-5
+    mid = rng.standard_normal((2, 90))  # key 2: channels 6-7, input 1 only
+
+    def run(keys):
+        eng = SizedEngines(B, 3, 8)
+        for s in range(3):
+            if 0 in keys:
+                eng.add_route(s, short[s], 0, key=0)
+            if 1 in keys:
+                eng.add_route(s, long[s], 3, key=1)
+        if 2 in keys:
+            eng.add_route(1, mid, 6, key=2)
+        out = np.full((8, n), 7.0, np.float32)  # added into: untouched where no route
+        for b in range(n // B):
+            eng.process(x[:, b * B:(b + 1) * B], out[:, b * B:(b + 1) * B])
+        eng.close()
+        return eng, out
+
+    eng, got = run({0, 1, 2})
+    assert sorted(eng.sizes().values()) == [fft_size(B, 30), fft_size(B, 90), 2 * B]
+    want = np.full((8, n), 7.0)
+    for s in range(3):
+        for c in range(2):
+            want[c] += fftconvolve(x[s].astype(float), short[s][c])[:n]
+        for c in range(3):
+            want[3 + c] += fftconvolve(x[s].astype(float), long[s][c])[:n]
+    for c in range(2):
+        want[6 + c] += fftconvolve(x[1].astype(float), mid[c])[:n]
+    assert np.max(np.abs(got - want)) < 1e-5 * np.max(np.abs(want))
+    np.testing.assert_array_equal(got[2], 7.0)
+    for alone in ({0}, {1}, {2}, {0, 2}):
+        _, part = run(alone)
+        chans = {0: [0, 1], 1: [3, 4, 5], 2: [6, 7]}
+        for k in alone:
+            np.testing.assert_array_equal(part[chans[k]], got[chans[k]])
+    with pytest.raises(IndexError):
+        SizedEngines(B, 3, 8).add_route(3, short[0], 0)

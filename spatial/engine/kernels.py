@@ -230,24 +230,26 @@ def scatter_images_many(outs, irs, delays, gains):
 def load_blocks(frames, blocks):
     """Shift the overlap-save input frames by one block and load the new blocks. In place.
 
-    frames: (S, 2B) float64 or float32, [previous block | current block] per input;
+    frames: (S, N) float64 or float32, [history | current block] per input: the last
+    H = N - B samples before the block (N = 2B: the previous block), then the block;
     blocks: (S, B) new input blocks, float64 or float32 (rounded to frames' dtype).
-    After the call frames[s] = [old current | blocks[s]].
+    After the call frames[s] = [old frames[s, B:] | blocks[s]].
     Returns (S,) bool: whether frames[s] holds any nonzero sample.
     """
-    n_in, two_b = frames.shape
-    b = two_b // 2
+    n_in, n = frames.shape
+    b = blocks.shape[1]
+    h = n - b
     active = np.zeros(n_in, dtype=np.bool_)
     for s in range(n_in):
         nz = False
-        for j in range(b):
+        for j in range(h):  # forward: reads b + j before it is written (if ever)
             v = frames[s, b + j]
             frames[s, j] = v
             if v != 0.0:
                 nz = True
         for j in range(b):
-            frames[s, b + j] = blocks[s, j]
-            if frames[s, b + j] != 0.0:
+            frames[s, h + j] = blocks[s, j]
+            if frames[s, h + j] != 0.0:
                 nz = True
         active[s] = nz
     return active

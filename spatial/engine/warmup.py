@@ -84,6 +84,7 @@ MOTION_ROOM = [
      [("f8:2", "f8:3", "f8:2", "f8:1", "f8:2", "f8:1", "f8", "f8", "f8:2", "f8", "f8", "f8",
        "f8:3")]),
     ("spatial.engine.delay", "tap_delay_sum_coef", [("f8:2", "i8", "f8:2", "f4:3", "i8", "f4:2")]),
+    ("spatial.engine.kernels", "load_blocks", [("f4:2", "f4:2")]),  # spatial.engine.sized
 ]
 # moving sources, binaural: the HRTF set's barycentric weights
 MOTION_BINAURAL = [
