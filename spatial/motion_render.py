@@ -18,7 +18,8 @@ Per engine block of B samples and moving source:
    filters are blended in the frequency domain from the HRTF set's measured spectra
    (each computed once), their delays applied as a linear phase, all sources summed
    before one inverse FFT per frame (:func:`spatial.engine.motion_kernels.direct_spectra`).
-The feeds join the static inputs of the engine's stage 1; the direct output is added.
+The feeds are convolved beside the engine's stage 1 (on transforms sized to their short
+filters: spatial.engine.sized) and added to its output, as is the direct output.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from spatial.engine.delay import (LAGRANGE_AFTER, LAGRANGE_BEFORE, lagrange4_coe
                                   tap_delay_sum_coef)
 from spatial.engine.emission import emission_solve, image_weights
 from spatial.engine.motion_kernels import direct_geometry, direct_spectra
+from spatial.engine.sized import SizedEngines
 from spatial.geometry import MIN_DISTANCE_M, SPEED_OF_SOUND
 from spatial.motion import IMAGE_GRID, PAN_CUTOFF_DEG, VIRTUAL_DIRECTIONS, MotionPlan
 
@@ -44,11 +46,11 @@ MAIN_SHARE = 4  # sources 3, 7, 11 ...: their images are read in the render thre
 class _State:
     """One moving source's buffers: its dry input history and its direct path's."""
 
-    def __init__(self, hist: int, block: int, frame: int, control: int):
+    def __init__(self, hist: int, block: int, direct: np.ndarray):
         self.hist = hist
         self.buf = np.zeros(hist + block)  # dry input, [history | this block]
         self.coef = np.zeros((4, hist + block))  # its cubics (spatial.engine.delay)
-        self.direct = np.zeros(frame + block + control)  # [frame history | block | zeros]
+        self.direct = direct  # [frame history | block | zeros], single precision
         self.last_active = -(1 << 40)
 
 
@@ -56,11 +58,12 @@ class MotionProcessor:
     """The moving path of a RenderPlan (p.motion; with several formats, each format's
     p.rendered[f].motion), feeding the loop's engine.
 
-    Registers the inputs it feeds in `engine` (per bus with moving sources: the virtual
+    Holds the inputs it feeds beside `engine` (per bus with moving sources: the virtual
     directions, routed through each format's head-locked filters; per source: its
-    later reflections); `process(b, t0, rows, active)` then runs the engine on the
-    static inputs plus those feeds, adds the moving direct paths to their buses' groups
-    in every format, and returns the engine's (channels, B) block.
+    later reflections), on transforms sized to those short filters
+    (spatial.engine.sized); `process(b, t0, rows, active)` then runs the engine on the
+    static inputs, adds those feeds' outputs and the moving direct paths to their
+    buses' groups in every format, and returns the (channels, B) block.
     """
 
     def __init__(self, p, block: int, engine, routing):
@@ -74,7 +77,6 @@ class MotionProcessor:
         self.image_grid = math.gcd(self.control, IMAGE_GRID)
         for m in self.motions:
             m.control_block = self.control  # what the loop really uses (reported in stats)
-        self.n_static = engine.n_inputs
         self.sources = mp.sources
         rt = routing
         self.bus = [rt.input_bus[s.input] for s in self.sources]  # each source's bus
@@ -95,28 +97,33 @@ class MotionProcessor:
 
         # the virtual directions: 26 inputs per bus with moving sources, each routed
         # through every format's filter for that direction into that bus's group (the
-        # tap's feeds hold the dialogue's images, added into its bus's before the engine)
+        # tap's feeds hold the dialogue's images, added into its bus's before the engine),
+        # and per source its later reflections' feed through each format's remainder:
+        # short filters, on transforms sized to them (spatial.engine.sized), per format
         self.n_dirs = len(mp.direction_filters)
         feed_bus = set(self.bus) | ({T} if self.tapped else set())
         self.feed_bus = sorted(feed_bus) if self.n_dirs else []
-        self.first_dir = {}
-        for k in self.feed_bus:
-            self.first_dir[k] = engine.n_inputs
+        n_out = engine.n_outputs
+        self.dir_engines = SizedEngines(self.B, len(self.feed_bus) * self.n_dirs, n_out)
+        for i, k in enumerate(self.feed_bus):
             for d in range(self.n_dirs):
-                s = engine.add_input()
                 for f in formats_of(k):
-                    engine.add_route(s, self.motions[f].direction_filters[d],
-                                     self.offsets[f][k])
+                    self.dir_engines.add_route(i * self.n_dirs + d,
+                                               self.motions[f].direction_filters[d],
+                                               self.offsets[f][k], key=f)
         self.rem_row = {}
         for j, src in enumerate(self.sources):
+            if any(m.sources[j].remainder is not None for m in self.motions):
+                self.rem_row[j] = len(self.rem_row)
+        self.rem_engines = SizedEngines(self.B, len(self.rem_row), n_out)
+        for j, s in self.rem_row.items():
             rems = [m.sources[j].remainder for m in self.motions]
-            if any(r is not None for r in rems):
-                self.rem_row[j] = s = engine.add_input()
-                for k in [self.bus[j]] + ([T] if j in self.tapped else []):
-                    for f in formats_of(k):
-                        if rems[f] is not None:
-                            engine.add_route(s, rems[f], self.offsets[f][k])
+            for k in [self.bus[j]] + ([T] if j in self.tapped else []):
+                for f in formats_of(k):
+                    if rems[f] is not None:
+                        self.rem_engines.add_route(s, rems[f], self.offsets[f][k], key=f)
         self.rows = np.zeros((engine.n_inputs, self.B))
+        self.rem_rows = np.zeros((len(self.rem_row), self.B), np.float32)
         # the virtual directions' feeds in single precision (as the engine takes them):
         # the worker's, and those of the images read by this thread, per bus
         self.feeds = np.zeros((len(self.feed_bus), self.n_dirs, self.B), np.float32)
@@ -129,9 +136,12 @@ class MotionProcessor:
         need = 2 * self.control + self.lh + int(self.max_spat) + 2
         self.nf = 1 << int(math.ceil(math.log2(need)))
         self.states = []
-        for s in self.sources:
+        # the direct paths' dry signals, one row per source (its frames are views of it)
+        self.direct = np.zeros((len(self.sources), self.nf + self.B + self.control),
+                               np.float32)
+        for j, s in enumerate(self.sources):
             hist = int(math.ceil(s.max_delay_s * fs)) + mp.pre_delay + 8
-            st = _State(hist, self.B, self.nf, self.control)
+            st = _State(hist, self.B, self.direct[j])
             st.x, st.c = s.trajectory.pieces()
             st.moving = bool(s.trajectory.moving)
             lat = s.lattice
@@ -166,10 +176,9 @@ class MotionProcessor:
         """Block b (its first sample t0 on the scene's timeline) of the static inputs'
         rows -> the engine's (channels, B) output with the moving direct paths added."""
         B, grid = self.B, self.grid
-        S = self.n_static
         x = self.rows
-        x[:S] = rows
-        x[S:] = 0.0
+        x[:] = rows
+        self.rem_rows[:] = 0.0
         t = (t0 + np.arange(0, B + 1, grid)) / self.fs  # the grid, block end included
         lis = self.mp.listener
         lis_pos, yaw = lis.position(t), lis.yaw(t)
@@ -185,9 +194,10 @@ class MotionProcessor:
                 continue  # rung out: every buffer is zero
             st.buf[:st.hist] = st.buf[B:]
             st.buf[st.hist:] = row
-            st.coef[:, :st.hist] = st.coef[:, B:]  # those whose 4 samples were all held
+            for c in st.coef:  # those whose 4 samples were all held (row by row: a 2-D
+                c[:st.hist] = c[B:]  # copy within one array went through a temporary)
             lagrange4_coefficients(st.buf, st.hist - 2, st.buf.size - 2, st.coef)
-            direct_dir, images = self._taps(k, src, st, t, lis_pos, yaw, x)
+            direct_dir, images = self._taps(k, src, st, t, lis_pos, yaw)
             live.append(k)
             directs.append(direct_dir)
             if images is None:
@@ -207,7 +217,7 @@ class MotionProcessor:
             mine[:] = 0.0
             for images, fb in own:
                 self._images(*images, mine[fb])
-        static = self._pool.submit(self._stage1, x, feeds, mine)
+        static = self._pool.submit(self._stage1, x, feeds, mine, self.rem_rows)
         direct = self._direct(live, directs) if live else None
         out = static.result()
         for job in self._jobs:
@@ -219,14 +229,16 @@ class MotionProcessor:
                 out[o:o + y.shape[0]] += y
         return out
 
-    def _stage1(self, x, feeds, mine) -> np.ndarray:
+    def _stage1(self, x, feeds, mine, rem_rows) -> np.ndarray:
+        """The static inputs' engine, then the feeds' and the remainders' (in this order)."""
         if mine is not None:
             feeds += mine
         if self.tapped and self.n_dirs:  # the dialogue's images: its bus's too, not only the tap's
             feeds[self.feed_of[0]] += feeds[self.feed_of[self.T]]
-        for k, first in self.first_dir.items():
-            x[first:first + self.n_dirs] = feeds[self.feed_of[k]]
-        return self.stage1.process(x)
+        out = self.stage1.process(x)
+        self.dir_engines.process(feeds.reshape(-1, self.B), out)
+        self.rem_engines.process(rem_rows, out)
+        return out
 
     def _delays(self, tau: np.ndarray, frozen, first: int, n: int) -> np.ndarray:
         """Delays in samples of taps first..first+n, frozen where Doppler is off."""
@@ -234,7 +246,7 @@ class MotionProcessor:
             tau = np.broadcast_to(frozen[first:first + n, None], tau.shape)
         return tau * self.fs
 
-    def _taps(self, k, src, st, t, lis_pos, yaw, x):
+    def _taps(self, k, src, st, t, lis_pos, yaw):
         """Read the delay line for the direct path; returns its listener-frame directions
         on the grid, (M, 3), and the arguments of _images for the source's reflections
         (or None)."""
@@ -251,7 +263,7 @@ class MotionProcessor:
         st.direct[:self.nf] = st.direct[self.B:self.B + self.nf]
         st.direct[self.nf:self.nf + self.B] = dry[0]
         if k in self.rem_row:
-            x[self.rem_row[k]] = dry[1]
+            self.rem_rows[self.rem_row[k]] = dry[1]
         images = None
         if src.lattice.shape[0] and self.n_dirs:
             # reflections on a coarser grid (their delays and directions change slowly)
@@ -290,11 +302,10 @@ class MotionProcessor:
         B, cb, nf = self.B, self.control, self.nf
         K = B // cb
         idx = np.arange(K + 1) * (cb // self.grid)  # control points on the grid
-        frames = np.empty((len(live), K + 1, nf), np.float32)  # frames, rounded once
-        for j, k in enumerate(live):
-            frames[j] = np.lib.stride_tricks.sliding_window_view(
-                self.states[k].direct, nf)[cb::cb][:K + 1]
-        spectra = scipy.fft.rfft(frames, axis=-1)
+        frames = np.lib.stride_tricks.sliding_window_view(self.direct, nf, axis=-1)
+        frames = frames[:, cb::cb][:, :K + 1]  # (sources, K + 1, nf) views
+        spectra = scipy.fft.rfft(frames if len(live) == len(self.sources) else frames[live],
+                                 axis=-1)
         buses = {}
         for j, k in enumerate(live):
             buses.setdefault(self.bus[k], []).append(j)
