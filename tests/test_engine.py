@@ -571,7 +571,7 @@ def test_sized_engines_match_reference_and_keep_each_keys_bits():
     from spatial.engine.sized import SizedEngines, fft_size
 
     B = 128
-    assert fft_size(B, 1) == B and fft_size(B, 40) >= B + 39
+    assert fft_size(B, 1) == fft_size(B, 2) >= B + 1 and fft_size(B, 40) >= B + 39
     assert fft_size(B, 40) < 2 * B and fft_size(B, 500) == 2 * B  # long: partitioned
     rng = np.random.default_rng(5)
     n = 12 * B
@@ -613,5 +613,11 @@ def test_sized_engines_match_reference_and_keep_each_keys_bits():
         chans = {0: [0, 1], 1: [3, 4, 5], 2: [6, 7]}
         for k in alone:
             np.testing.assert_array_equal(part[chans[k]], got[chans[k]])
+    gain = SizedEngines(B, 3, 8)  # 1-tap filters (gains): the smallest size the engine takes
+    gain.add_route(0, np.full((1, 1), 0.5), 2)
+    one = np.zeros((8, B), np.float32)
+    gain.process(x[:, :B], one)
+    assert np.max(np.abs(one[2] - 0.5 * x[0, :B])) < 1e-5 * np.max(np.abs(x[0, :B]))
+    np.testing.assert_array_equal(np.delete(one, 2, axis=0), 0.0)
     with pytest.raises(IndexError):
         SizedEngines(B, 3, 8).add_route(3, short[0], 0)

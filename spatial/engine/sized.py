@@ -21,9 +21,9 @@ from spatial.engine.convolver import BlockConvolver
 
 def fft_size(block: int, taps: int) -> int:
     """The transform size for filters of up to `taps` taps at block `block`: the smallest
-    fast size N >= B + taps - 1 (scipy.fft.next_fast_len), or 2B (partitioned) if none
-    below it."""
-    block, taps = int(block), max(1, int(taps))
+    fast size N >= B + taps - 1 (scipy.fft.next_fast_len), and >= B + 1 as BlockConvolver
+    needs, or 2B (partitioned) if none below it."""
+    block, taps = int(block), max(2, int(taps))
     n = scipy.fft.next_fast_len(block + taps - 1, real=True)
     return n if n < 2 * block else 2 * block
 
